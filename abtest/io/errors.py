@@ -25,11 +25,14 @@ class DataError(ValueError):
         file: str | Path | None = None,
         row: int | None = None,
         column: str | None = None,
+        row_kind: str = "row",
         expected: str | None = None,
         found: object = None,
     ) -> None:
         self.file = str(file) if file is not None else None
         self.row = row
+        # JSON inputs count records or lines, not spreadsheet rows: say which.
+        self.row_kind = row_kind
         self.column = column
         self.expected = expected
         self.found = found
@@ -41,7 +44,7 @@ class DataError(ValueError):
         if self.file:
             where.append(f"file {self.file}")
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row_kind} {self.row}")
         if self.column:
             where.append(f"column '{self.column}'")
         text = ", ".join(where)

@@ -1,0 +1,194 @@
+"""``abtest`` command line: run report plans, plan a test, simulate data, validate files.
+
+    abtest run PLAN.yml --out DIR [--jobs N] [--timeout S] [--wall-timeout S]
+    abtest demo [--out reports/demo] [--jobs N]
+    abtest plan --baseline 0.04 --mde 0.1 [--relative] [--alpha 0.05] [--power 0.8] ...
+    abtest simulate --out DIR [--seed N]
+    abtest validate FILE
+
+Heavy modules are imported inside each command, so ``abtest --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+DEMO_PLAN = Path("notebooks/plans/demo.yml")
+DEMO_OUT = Path("reports/demo")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", "-j", type=_positive_int, default=None,
+                   help="parallel notebooks (default: number of CPU cores)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0,
+                   help="per-cell time limit in seconds (default: 600)")
+    p.add_argument("--wall-timeout", type=_positive_float, default=None,
+                   help="limit for a whole notebook in seconds (default: 3 x timeout + 60)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser for ``abtest`` (exposed for docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="abtest",
+        description="Experimentation workbench for TikTok retargeting split tests.",
+        epilog="Run 'abtest COMMAND --help' for the options of each command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="execute a YAML plan of notebooks into HTML reports + index.html",
+        description="Execute every report of PLAN in parallel with papermill, export HTML without "
+        "code, write a JSON sidecar per report and DIR/index.html. Exit status 1 if any report "
+        "failed (raised, timed out or its kernel died); 2 for a bad plan.",
+    )
+    run.add_argument("plan", type=Path, metavar="PLAN.yml", help="plan file: list of {name, notebook, parameters}")
+    run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="output folder")
+    _add_run_options(run)
+
+    demo = sub.add_parser(
+        "demo", help="build the demo data if missing and run the demo plan",
+        description=f"Build the embedded demo data if it is missing, run {DEMO_PLAN} and print "
+        "the path of the resulting index.html.",
+    )
+    demo.add_argument("--plan", type=Path, default=DEMO_PLAN, help=f"plan to run (default: {DEMO_PLAN})")
+    demo.add_argument("--out", "-o", type=Path, default=DEMO_OUT, help=f"output folder (default: {DEMO_OUT})")
+    _add_run_options(demo)
+
+    plan = sub.add_parser(
+        "plan", help="sample size, MDE and duration for a planned split test",
+        description="Sample size per arm for a conversion-rate test, and the duration at a given "
+        "daily traffic (abtest.stats.planning).",
+    )
+    plan.add_argument("--baseline", type=float, required=True, help="control conversion rate, e.g. 0.04")
+    plan.add_argument("--mde", type=float, required=True,
+                      help="minimum detectable effect: absolute difference, or relative with --relative")
+    plan.add_argument("--relative", action="store_true", help="read --mde as a relative lift (0.1 = +10%%)")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
+    plan.add_argument("--arms", type=_positive_int, default=2, help="number of arms incl. control (default 2)")
+    plan.add_argument("--daily-leads", type=_positive_float, default=None,
+                      help="leads entering the test per day (all arms) to compute a duration")
+
+    sim = sub.add_parser(
+        "simulate", help="write a simulated world (exports, events, assignments, truth)",
+        description="Simulate a retargeting experiment and write it in the real TikTok file formats.",
+    )
+    sim.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="output folder")
+    sim.add_argument("--seed", type=int, default=None, help="random seed (default: the demo seed)")
+
+    val = sub.add_parser(
+        "validate", help="load a data file and print what was read and set aside",
+        description="Detect the kind of FILE (Ads Manager CSV/XLSX, Marketing API JSON, events "
+        "NDJSON, assignments), load it and report rows read, kept and set aside with reasons.",
+    )
+    val.add_argument("file", type=Path, metavar="FILE")
+    return parser
+
+
+def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
+    from abtest.report.plan import PlanError
+    from abtest.report.runner import run_plan
+
+    try:
+        result = run_plan(plan, out, jobs=args.jobs, timeout=args.timeout, wall_timeout=args.wall_timeout)
+    except PlanError as exc:
+        print(f"abtest: error: {exc}", file=sys.stderr)
+        return 2
+    for rec in result.failed:
+        print(f"  failed: {rec['report']}: {rec['error']}", file=sys.stderr)
+    print(result.index_path)
+    return result.exit_code
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from abtest.sim.demo import build_demo_data
+
+    build_demo_data()  # idempotent: builds the embedded demo data only when it is missing
+    if not args.plan.exists():
+        print(f"abtest: error: demo plan {args.plan} not found (run from the repository root)",
+              file=sys.stderr)
+        return 2
+    return _cmd_run(args.plan, args.out, args)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from abtest.stats import planning
+
+    n = planning.sample_size(
+        args.baseline, args.mde, alpha=args.alpha, power=args.power, relative=args.relative,
+        arms=args.arms,
+    )
+    print(n if not hasattr(n, "to_string") else n.to_string())
+    if args.daily_leads:
+        print(planning.duration(n, daily_leads=args.daily_leads, arms=args.arms))
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from abtest.sim.demo import build_demo_data
+
+    kwargs = {} if args.seed is None else {"seed": args.seed}
+    written = build_demo_data(args.out, force=True, **kwargs)
+    print(written)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from abtest.io.detect import read_any
+    from abtest.io.errors import DataError
+
+    try:
+        frame, report, kind = read_any(args.file)
+    except DataError as exc:
+        print(f"abtest: invalid file: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {kind}")
+    print(report)
+    print(f"{len(frame)} rows x {frame.shape[1]} columns kept")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``abtest`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "run": lambda: _cmd_run(args.plan, args.out, args),
+        "demo": lambda: _cmd_demo(args),
+        "plan": lambda: _cmd_plan(args),
+        "simulate": lambda: _cmd_simulate(args),
+        "validate": lambda: _cmd_validate(args),
+    }
+    try:
+        return handlers[args.command]()
+    except KeyboardInterrupt:
+        print("abtest: interrupted", file=sys.stderr)
+        return 130
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("abtest"):
+            raise
+        # a command whose abtest module is missing from this install (lazy imports)
+        print(f"abtest {args.command}: not available: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

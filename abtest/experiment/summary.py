@@ -1,0 +1,206 @@
+"""The results in words, ending with one recommendation a marketer can act on.
+
+Recommendations are about the *primary* metric (the first one listed), on the pooled rows:
+
+* ``"ship B"``: B is better than control and significant after correction (Bayesian: chance to be
+  better >= 1 − alpha);
+* ``"keep A"``: every other arm is significantly worse;
+* ``"keep testing about N more days"``: the observed effect would become detectable (power
+  ``power``, two-sided ``alpha``) after about N more days at the current daily traffic. With
+  standard errors shrinking as 1/sqrt(n), the factor on the sample size is
+  f = ((z_{1−α/2} + z_{power})·SE / |Δ|)², so N = days_run·(f − 1) (the usual sample-size formula,
+  written with the observed per-unit variance);
+* ``"no detectable difference; the test could detect X"``: reaching the observed effect would need
+  more than three times the days run so far (or 90 days); X is the minimum detectable effect at the
+  current sample size, (z_{1−α/2} + z_{power})·SE.
+
+A sample-ratio mismatch overrides everything: the numbers are not trustworthy until the split is
+fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from abtest.metrics import Metric
+
+__all__ = ["Recommendation", "recommend"]
+
+_PERCENT = {"ctr", "cvr_click", "cvr_impression", "conversion_rate", "engagement_rate",
+            "video_completion"}
+MAX_EXTRA_FACTOR = 3.0
+MAX_EXTRA_DAYS = 90.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One short recommendation and the paragraph that explains it."""
+
+    recommendation: str
+    text: str
+
+
+def _fmt(metric: Metric, v: float) -> str:
+    if not np.isfinite(v):
+        return "unbounded" if v > 0 else "-unbounded"
+    if metric.name in _PERCENT:
+        return f"{v:.2%}"
+    return f"{v:,.4g}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:+.1%}" if np.isfinite(v) else ("+∞" if v > 0 else "−∞")
+
+
+def _better(row: pd.Series, method: str, alpha: float, sign: float) -> tuple[bool, bool]:
+    """(significantly better, significantly worse) for one treatment row."""
+    if method == "bayesian":
+        p_up = float(row["prob_beat_control"])
+        p_better = p_up if sign > 0 else 1.0 - p_up
+        return p_better >= 1.0 - alpha, p_better <= alpha
+    p = float(row["p_adjusted"])
+    d = sign * float(row["abs_diff"])
+    return p < alpha and d > 0, p < alpha and d < 0
+
+
+def _evidence(row: pd.Series, method: str, alpha: float) -> str:
+    level = f"{1 - alpha:.0%}"
+    if method == "bayesian":
+        return (f"chance to beat control {float(row['prob_beat_control']):.1%} "
+                f"(a probability, not a p-value)")
+    lo, hi = float(row["rel_ci_low"]), float(row["rel_ci_high"])
+    kind = "always-valid " if method == "sequential" else ""
+    return (f"{level} {kind}CI for the lift {_pct(lo)} to {_pct(hi)}, "
+            f"adjusted p = {float(row['p_adjusted']):.3g}")
+
+
+def _plan(row: pd.Series, alpha: float, power: float) -> tuple[float, float, float]:
+    """(sample-size factor f, absolute MDE, relative MDE) for one treatment row."""
+    z = special.ndtri(1 - alpha / 2) + special.ndtri(power)
+    se, diff = float(row["std_error"]), abs(float(row["abs_diff"]))
+    mde = z * se
+    f = (mde / diff) ** 2 if diff > 0 else np.inf
+    ctl = abs(float(row["control_value"]))
+    return f, mde, (mde / ctl if ctl > 0 else np.inf)
+
+
+def recommend(
+    table: pd.DataFrame,
+    *,
+    options: dict[str, Any],
+    srm: dict[str, Any],
+    segment_tests: pd.DataFrame | None,
+    metrics: Sequence[Metric],
+) -> Recommendation:
+    """Build the recommendation and its explanation from the tidy results table."""
+    alpha, method = float(options["alpha"]), str(options["method"])
+    control, days = str(options["control"]), options.get("days")
+    power = float(options.get("power", 0.8))
+    primary = metrics[0]
+    sign = 1.0 if primary.higher_is_better else -1.0
+    pooled = table[(table["segment"] == "all") & (table["metric"] == primary.name)]
+    ctl_value = float(pooled.loc[pooled["is_control"], "value"].iloc[0])
+    rows = pooled[~pooled["is_control"]].assign(control_value=ctl_value)
+    lines: list[str] = []
+
+    if srm.get("flag"):
+        lines.append(
+            f"Sample ratio mismatch (p = {srm['p_value']:.2g} < 0.001): the arms did not get the "
+            "planned share of traffic, so the comparison is not trustworthy. Check targeting, "
+            "budgets and delivery before reading the results."
+        )
+        rec = "fix the traffic split before deciding"
+        return Recommendation(rec, " ".join(lines + [_others(table, metrics, method, alpha)]))
+
+    better, worse = [], []
+    for _, r in rows.iterrows():
+        b, w = _better(r, method, alpha, sign)
+        if b:
+            better.append(r)
+        elif w:
+            worse.append(r)
+    direction = "higher" if primary.higher_is_better else "lower"
+    if better:
+        best = max(better, key=lambda r: sign * float(r["rel_lift"]))
+        rec = f"ship {best['arm']}"
+        lines.append(
+            f"{best['arm']} beats {control} on {primary.label} ({direction} is better): "
+            f"{_fmt(primary, float(best['value']))} vs {_fmt(primary, ctl_value)}, "
+            f"a {_pct(float(best['rel_lift']))} change ({_evidence(best, method, alpha)})."
+        )
+    elif len(worse) == len(rows):
+        rec = f"keep {control}"
+        names = ", ".join(str(r["arm"]) for r in worse)
+        lines.append(f"{names} did worse than {control} on {primary.label} "
+                     f"({direction} is better); keep {control}.")
+    else:
+        plans = [(_plan(r, alpha, power), r) for _, r in rows.iterrows()]
+        (f, mde, mde_rel), r = min(plans, key=lambda x: x[0][0])
+        what = (f"a {abs(mde_rel):.1%} relative change in {primary.label} "
+                f"({_fmt(primary, mde)} absolute)")
+        extra_days = days * (max(f, 1.0) - 1.0) if days else None
+        if days and np.isfinite(f) and extra_days <= min(MAX_EXTRA_FACTOR * days, MAX_EXTRA_DAYS):
+            n_days = max(int(np.ceil(extra_days)), 1)
+            rec = f"keep testing about {n_days} more day{'s' if n_days != 1 else ''}"
+            lines.append(
+                f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
+                f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
+                f"{power:.0%} power after about {n_days} more day(s) at the current daily traffic."
+            )
+        elif not days and np.isfinite(f) and f <= 1 + MAX_EXTRA_FACTOR:
+            more = int(np.ceil(float(r["n"]) * (max(f, 1.0) - 1.0))) or 1
+            rec = f"keep testing: about {more:,} more units per arm"
+            lines.append(
+                f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
+                f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
+                f"{power:.0%} power after about {more:,} more units per arm."
+            )
+        else:
+            rec = f"no detectable difference; the test could detect {what}"
+            lines.append(
+                f"No detectable difference on {primary.label}. At the current sample size the "
+                f"test could detect {what} with {power:.0%} power; smaller effects would need a "
+                "much longer test."
+            )
+        if method == "sequential":
+            lines.append("(Durations use the fixed-horizon formula; always-valid intervals "
+                         "need somewhat more data.)")
+    lines.append(_others(table, metrics, method, alpha))
+    lines.extend(_segment_lines(segment_tests, alpha))
+    return Recommendation(rec, " ".join(x for x in lines if x))
+
+
+def _others(table: pd.DataFrame, metrics: Sequence[Metric], method: str, alpha: float) -> str:
+    """One clause per secondary metric with a significant pooled change."""
+    parts = []
+    for m in metrics[1:]:
+        sign = 1.0 if m.higher_is_better else -1.0
+        rows = table[(table["segment"] == "all") & (table["metric"] == m.name)
+                     & ~table["is_control"]]
+        for _, r in rows.iterrows():
+            b, w = _better(r, method, alpha, sign)
+            if b or w:
+                parts.append(f"{m.label}: {r['arm']} {'better' if b else 'worse'} "
+                             f"({_pct(float(r['rel_lift']))})")
+    return ("Other metrics: " + "; ".join(parts) + ".") if parts else ""
+
+
+def _segment_lines(segment_tests: pd.DataFrame | None, alpha: float) -> list[str]:
+    if segment_tests is None or segment_tests.empty:
+        return []
+    out = []
+    for _, s in segment_tests.iterrows():
+        if s["simpson"]:
+            out.append(f"Warning ({s['metric']}, {s['arm']}): the pooled effect points the other "
+                       "way from every segment (Simpson's paradox); the arms probably got "
+                       "different segment mixes. Read the per-segment rows.")
+        elif s["tested"] and s["p_value"] < alpha:
+            out.append(f"The effect of {s['arm']} on {s['metric']} differs across segments "
+                       f"(Cochran's Q p = {s['p_value']:.3g}).")
+    return out

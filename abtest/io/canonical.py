@@ -1,0 +1,89 @@
+"""Write and read canonical tables (parquet or CSV) with their dtypes intact.
+
+Parquet keeps pandas dtypes through Arrow metadata. CSV has no types, so :func:`read_table`
+re-applies the canonical schema: IDs stay strings (never floats), counts are ``Int64`` with NA,
+money ``Float64`` (written with full ``repr`` precision so it reads back bit-exact), timestamps UTC
+in ISO 8601 with nanoseconds. Missing values are empty cells, so an empty string in a text column
+reads back as missing: canonical tables use NA, never "", for "no value".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from abtest.io.errors import DataError
+from abtest.schema import AD_STATS, ASSIGNMENTS, EVENTS, Table
+
+__all__ = ["read_table", "write_table"]
+
+_TABLES = (AD_STATS, EVENTS, ASSIGNMENTS)
+
+
+def _guess(columns: list[str]) -> Table:
+    for table in _TABLES:
+        if set(table.required) <= set(columns):
+            return table
+    raise DataError("the columns match no canonical table", expected="ad_stats, events or "
+                    "assignments columns", found=columns[:12])
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a canonical table to ``.parquet`` or ``.csv`` (chosen by the suffix)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".csv":
+        out = frame.copy()
+        for col in out.columns:
+            s = frame[col]
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = s.dt.tz_convert("UTC")
+            if pd.api.types.is_datetime64_any_dtype(s.dtype):
+                # %f stops at microseconds: append the nanoseconds so the round trip is exact.
+                ns = s.dt.nanosecond.astype("Int64").astype("string").str.zfill(3)
+                zone = "Z" if isinstance(s.dtype, pd.DatetimeTZDtype) else ""
+                out[col] = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string") + ns + zone
+        out.to_csv(path, index=False, na_rep="")
+    else:
+        raise DataError(f"unsupported table format {suffix!r}", file=path,
+                        expected=".parquet or .csv")
+    return path
+
+
+def read_table(path: str | Path, table: Table | None = None) -> pd.DataFrame:
+    """Read a canonical table written by :func:`write_table`; ``table`` guessed when omitted.
+
+    Columns beyond the canonical ones (e.g. arm fields) come back as strings from CSV.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", file=path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    else:
+        raise DataError(f"unsupported table format {suffix!r}", file=path,
+                        expected=".parquet or .csv")
+    table = table or _guess(list(frame.columns))
+    missing = [c for c in table.required if c not in frame.columns]
+    if missing:
+        raise DataError(f"not a canonical {table.name} table: missing {missing}", file=path,
+                        column=missing[0])
+    if suffix == ".csv":
+        for col in table.columns:
+            if col.name not in frame:
+                continue
+            if col.dtype.startswith("datetime64"):
+                utc = "UTC" in col.dtype
+                frame[col.name] = pd.to_datetime(frame[col.name], format="ISO8601", utc=utc)
+            elif col.dtype in ("Int64", "Float64"):
+                frame[col.name] = pd.to_numeric(frame[col.name])
+    try:
+        return table.conform(frame)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"cannot restore the {table.name} column types: {exc}", file=path) from None

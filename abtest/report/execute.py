@@ -1,0 +1,242 @@
+"""Execute one report notebook with papermill, inside a worker process.
+
+Each report runs in its own Jupyter kernel (``kernel_name="python3"``) started by a worker of the
+runner's ``ProcessPoolExecutor``; workers import papermill and nbconvert once and serve many
+reports. Three limits guard a batch: papermill's per-cell ``execution_timeout``, a wall-clock
+watchdog that kills the kernel when the whole notebook takes too long, and the runner's own
+deadline (runner.py). Every failure becomes a :class:`ReportOutcome` with a short reason:
+
+- a cell raises -> ``PapermillExecutionError`` -> ``"ValueError: bad data (cell 4)"``;
+- a cell hangs -> nbclient ``CellTimeoutError`` (papermill does not wrap it) -> ``"timed out after 5 s"``;
+- the kernel dies -> ``DeadKernelError`` -> ``"kernel died"``.
+
+The partial notebook stays on disk in every case (papermill saves after each cell).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jupyter_client.manager import AsyncKernelManager
+
+__all__ = ["ReportOutcome", "ReportTask", "execute_report", "init_worker", "kernel_config"]
+
+ErrorKind = Literal["exception", "timeout", "dead_kernel", "sidecar", "export", "error"]
+
+_LIVE_KERNELS: weakref.WeakSet[AsyncKernelManager] = weakref.WeakSet()
+_KERNEL_LOG: list[Any] = [None]  # open file for the current report's kernel stderr
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class WatchedKernelManager(AsyncKernelManager):
+    """Kernel manager that registers itself so the wall-clock watchdog can kill its kernel."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _LIVE_KERNELS.add(self)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # The kernel's own stderr (ZMQ tracebacks when it is killed, shutdown chatter) goes to a
+        # per-report log instead of the user's terminal; cell output is unaffected.
+        if _KERNEL_LOG[0] is not None:
+            kw.setdefault("stderr", _KERNEL_LOG[0])
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+@dataclass(frozen=True)
+class ReportTask:
+    """Everything a worker needs to run one report (picklable; all paths absolute)."""
+
+    name: str
+    stem: str
+    notebook: str
+    parameters: dict[str, Any]
+    staging_dir: str
+    run_id: str
+    cell_timeout: float | None
+    wall_timeout: float | None
+    start_timeout: float = 120.0
+    title: str | None = None
+
+
+@dataclass
+class ReportOutcome:
+    """What happened to one report; files are in the staging folder until the runner moves them."""
+
+    name: str
+    stem: str
+    status: Literal["ok", "failed"]
+    duration_s: float
+    notebook_path: str | None = None
+    html_path: str | None = None
+    record: dict[str, Any] | None = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel_log_path: str | None = None
+
+
+def kernel_config() -> Any:
+    """Traitlets config for kernels: encrypted (CurveZMQ) transport, which also silences
+    ipykernel >= 7.3's "running over TCP without encryption" warning on every start."""
+    import zmq
+    from traitlets.config import Config
+
+    cfg = Config()
+    if zmq.has("curve"):
+        cfg.KernelManager.transport_encryption = "auto"
+    else:  # pragma: no cover - depends on the pyzmq build
+        cfg.KernelManager.transport = "ipc"
+    return cfg
+
+
+def init_worker() -> None:
+    """Process-pool initializer: quiet loggers, one BLAS thread per kernel, no MPLBACKEND.
+
+    MPLBACKEND is removed rather than set: kernels inherit the worker's environment, and an
+    exported ``MPLBACKEND=Agg`` stops ipykernel's inline backend from capturing any figure.
+    """
+    os.environ.pop("MPLBACKEND", None)
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # nbclient logs timeouts and dead kernels through papermill's logger; the runner reports
+    # them itself, in one line per report.
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    import nbconvert  # noqa: F401  (warm the import once per worker)
+    import papermill  # noqa: F401
+
+
+def _kill_kernels() -> None:
+    for km in list(_LIVE_KERNELS):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+
+
+def _fmt_seconds(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def _run_papermill(task: ReportTask, output: Path, injected: dict[str, Any]) -> None:
+    import papermill as pm
+
+    pm.execute_notebook(
+        task.notebook,
+        str(output),
+        parameters=injected,
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+        start_timeout=task.start_timeout,
+        execution_timeout=task.cell_timeout,
+        cwd=str(Path(task.notebook).parent),
+        kernel_manager_class=WatchedKernelManager,
+        config=kernel_config(),
+    )
+
+
+def execute_report(task: ReportTask) -> ReportOutcome:
+    """Execute, read the sidecar and export HTML for one report; never raises for report errors."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    from abtest.report.export import export_html
+    from abtest.report.sidecar import SidecarError, read_sidecar
+
+    staging = Path(task.staging_dir)
+    staging.mkdir(parents=True, exist_ok=True)
+    out_nb = staging / f"{task.stem}.ipynb"
+    results = staging / f"{task.stem}.results.json"
+    results.unlink(missing_ok=True)
+    injected = {
+        **task.parameters,
+        "results_path": str(results),
+        "run_id": task.run_id,
+        "report_name": task.name,
+    }
+    outcome = ReportOutcome(task.name, task.stem, "failed", 0.0, parameters=dict(task.parameters))
+    fired = threading.Event()
+
+    def on_deadline() -> None:
+        fired.set()
+        _kill_kernels()
+
+    kernel_log = staging / f"{task.stem}.kernel.log"
+    _KERNEL_LOG[0] = kernel_log.open("wb")
+    watchdog = threading.Timer(task.wall_timeout, on_deadline) if task.wall_timeout else None
+    start = time.perf_counter()
+    try:
+        if watchdog:
+            watchdog.daemon = True
+            watchdog.start()
+        _run_papermill(task, out_nb, injected)
+    except PapermillExecutionError as exc:
+        outcome.error_kind = "exception"
+        where = f" (cell {exc.exec_count})" if exc.exec_count else ""
+        outcome.error = f"{exc.ename}: {exc.evalue}{where}"
+    except CellTimeoutError:
+        outcome.error_kind = "timeout"
+        outcome.error = f"timed out after {_fmt_seconds(task.cell_timeout or 0)} s (one cell ran too long)"
+    except DeadKernelError as exc:
+        if fired.is_set():
+            outcome.error_kind = "timeout"
+            outcome.error = f"timed out after {_fmt_seconds(task.wall_timeout or 0)} s (whole notebook)"
+        else:
+            outcome.error_kind = "dead_kernel"
+            detail = str(exc).strip()
+            outcome.error = "kernel died" + (f" ({detail})" if detail and detail != "Kernel died" else "")
+    except Exception as exc:  # bad notebook JSON, missing kernel, kernel start timeout ...
+        outcome.error_kind = "timeout" if fired.is_set() else "error"
+        outcome.error = (
+            f"timed out after {_fmt_seconds(task.wall_timeout or 0)} s (whole notebook)"
+            if fired.is_set()
+            else f"{type(exc).__name__}: {exc}"
+        )
+    else:
+        outcome.status = "ok"
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        _kill_kernels()  # normally a no-op: nbclient shut the kernel down already
+        _LIVE_KERNELS.clear()
+        _KERNEL_LOG[0].close()
+        _KERNEL_LOG[0] = None
+    outcome.notebook_path = str(out_nb) if out_nb.exists() else None
+    if outcome.status != "ok" and kernel_log.stat().st_size:
+        outcome.kernel_log_path = str(kernel_log)
+
+    if outcome.status == "ok":
+        try:
+            if not results.exists():
+                raise SidecarError(
+                    "the notebook did not call abtest.report.write_sidecar(results_path, ...)"
+                )
+            outcome.record = read_sidecar(results)
+        except SidecarError as exc:
+            outcome.status, outcome.error_kind, outcome.error = "failed", "sidecar", str(exc)
+    elif results.exists():
+        try:
+            outcome.record = read_sidecar(results)
+        except SidecarError:
+            outcome.record = None
+
+    if outcome.status == "ok":
+        try:
+            html = export_html(out_nb, title=task.title or task.name)
+            html_path = staging / f"{task.stem}.html"
+            html_path.write_text(html, encoding="utf-8")
+            outcome.html_path = str(html_path)
+        except Exception as exc:
+            outcome.status, outcome.error_kind = "failed", "export"
+            outcome.error = f"HTML export failed: {type(exc).__name__}: {exc}"
+    outcome.duration_s = round(time.perf_counter() - start, 3)
+    return outcome

@@ -1,0 +1,119 @@
+"""Pure, vectorised statistics over arrays of sufficient statistics.
+
+Arms run along axis 0 (control = index 0); any further axes are independent comparisons.
+No I/O, no plotting, nothing else from abtest.
+"""
+
+from abtest.stats.bayesian import (
+    BetaSummary,
+    NormalSummary,
+    bayes_mean,
+    bayes_normal,
+    bayes_normal_arrays,
+    bayes_proportion,
+    bayes_ratio,
+    beta_binomial_arrays,
+    beta_prob_greater,
+)
+from abtest.stats.checks import (
+    SRM_THRESHOLD,
+    SRMResult,
+    adjust_frame,
+    adjust_pvalues,
+    srm_check,
+    srm_test,
+)
+from abtest.stats.cuped import cuped_test
+from abtest.stats.exact import choose_exact_method, exact_test
+from abtest.stats.frequentist import (
+    ComparisonResult,
+    difference_test,
+    fieller_interval,
+    interval_excludes,
+    mean_test,
+    mean_test_arrays,
+    proportion_test,
+    proportion_test_arrays,
+    ratio_test,
+    ratio_test_arrays,
+    result_frame,
+)
+from abtest.stats.planning import (
+    SimulatedPower,
+    minimum_detectable_effect,
+    power,
+    power_by_simulation,
+    sample_size,
+    test_duration_days,
+    unit_variance_from_sums,
+)
+from abtest.stats.segments import heterogeneity_test, simpson_warning
+from abtest.stats.sequential import (
+    alpha_spending,
+    always_valid_interval,
+    always_valid_p_value,
+    group_sequential_bounds,
+    sequential_decision,
+    sequential_proportion_test,
+    sequential_test,
+)
+from abtest.stats.trend import (
+    TrendResult,
+    conversion_by_frequency,
+    ctr_by_creative_age,
+    rate_trend,
+)
+
+__all__ = [
+    "SRM_THRESHOLD",
+    "BetaSummary",
+    "ComparisonResult",
+    "NormalSummary",
+    "SRMResult",
+    "SimulatedPower",
+    "adjust_frame",
+    "adjust_pvalues",
+    "bayes_mean",
+    "bayes_normal",
+    "bayes_normal_arrays",
+    "bayes_proportion",
+    "bayes_ratio",
+    "beta_binomial_arrays",
+    "beta_prob_greater",
+    "choose_exact_method",
+    "difference_test",
+    "exact_test",
+    "fieller_interval",
+    "interval_excludes",
+    "mean_test",
+    "mean_test_arrays",
+    "minimum_detectable_effect",
+    "power",
+    "power_by_simulation",
+    "proportion_test",
+    "proportion_test_arrays",
+    "ratio_test",
+    "ratio_test_arrays",
+    "result_frame",
+    "sample_size",
+    "srm_check",
+    "srm_test",
+    "test_duration_days",
+    "unit_variance_from_sums",
+]
+__all__ += [
+    "TrendResult",
+    "alpha_spending",
+    "always_valid_interval",
+    "always_valid_p_value",
+    "conversion_by_frequency",
+    "ctr_by_creative_age",
+    "cuped_test",
+    "group_sequential_bounds",
+    "heterogeneity_test",
+    "rate_trend",
+    "sequential_decision",
+    "sequential_proportion_test",
+    "sequential_test",
+    "simpson_warning",
+]

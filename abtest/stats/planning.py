@@ -1,0 +1,274 @@
+"""Test planning: sample size per arm, minimum detectable effect, power and duration.
+
+Normal-approximation formulas for proportions and for mean/ratio metrics (from a per-unit
+variance, e.g. the delta-method variance of a ratio), with a Bonferroni split of alpha over
+the ``arms - 1`` comparisons with control, and power by simulation for anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special
+
+from abtest.stats._arrays import Alternative, FloatArray, as_float, check_alpha, check_alternative
+
+__all__ = [
+    "SimulatedPower",
+    "minimum_detectable_effect",
+    "power",
+    "power_by_simulation",
+    "sample_size",
+    "test_duration_days",
+    "unit_variance_from_sums",
+]
+
+SizeMethod = Literal["unpooled", "cohen_h"]
+Correction = Literal["bonferroni", "none"]
+
+
+def _z_values(alpha: float, power_: float, alternative: str, n_arms: int,
+              correction: str) -> tuple[float, float]:
+    alpha = check_alpha(alpha)
+    check_alternative(alternative)
+    if not 0.0 < power_ < 1.0:
+        raise ValueError(f"power must be strictly between 0 and 1, got {power_}")
+    if n_arms < 2:
+        raise ValueError("n_arms counts the control too and must be >= 2")
+    if correction not in ("bonferroni", "none"):
+        raise ValueError(f"correction must be 'bonferroni' or 'none', got {correction!r}")
+    if correction == "bonferroni":
+        alpha = alpha / (n_arms - 1)  # each treatment vs control; Holm is never stricter
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    return float(special.ndtri(1 - tail)), float(special.ndtri(power_))
+
+
+def _effect(baseline: FloatArray, mde: FloatArray, relative: bool) -> FloatArray:
+    delta = baseline * mde if relative else mde
+    if np.any(delta == 0):
+        raise ValueError("mde must be non-zero")
+    return delta
+
+
+def _proportions(baseline: ArrayLike, mde: ArrayLike, relative: bool
+                 ) -> tuple[FloatArray, FloatArray]:
+    p1 = as_float(baseline, "baseline")
+    p2 = p1 + _effect(p1, as_float(mde, "mde", nonnegative=False), relative)
+    if np.any((p1 <= 0) | (p1 >= 1)):
+        raise ValueError("baseline conversion rate must be strictly between 0 and 1")
+    if np.any((p2 <= 0) | (p2 >= 1)):
+        raise ValueError("baseline + mde must stay strictly between 0 and 1")
+    return p1, p2
+
+
+def sample_size(
+    baseline: ArrayLike,
+    mde: ArrayLike,
+    *,
+    relative: bool = True,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    alternative: Alternative = "two-sided",
+    unit_variance: ArrayLike | None = None,
+    method: SizeMethod = "unpooled",
+    n_arms: int = 2,
+    correction: Correction = "bonferroni",
+    round_up: bool = True,
+) -> Any:
+    """Units per arm needed to detect ``mde`` with the given power (equal arms).
+
+    Proportions (``unit_variance`` None), default ``method="unpooled"``:
+    ``n = (z_{1-a/2} + z_{power})^2 (p1 q1 + p2 q2) / (p2 - p1)^2`` -- the variance the Wald
+    test actually uses (5% -> 5.5%: 31,231). ``method="cohen_h"`` uses the arcsine effect size
+    and solves the power equation with both tails, as statsmodels ``NormalIndPower`` (31,218).
+    Means/ratios: pass ``unit_variance`` (per-unit variance, e.g. from
+    :func:`unit_variance_from_sums`) and ``baseline`` = control mean:
+    ``n = (z_a + z_b)^2 2 sigma^2 / delta^2``. ``mde`` is relative to ``baseline`` unless
+    ``relative=False``. With ``n_arms > 2`` alpha is split over the ``n_arms - 1``
+    comparisons (Bonferroni, conservative for Holm). Returns ints (rounded up) or floats.
+    """
+    za, zb = _z_values(alpha, power, alternative, n_arms, correction)
+    if unit_variance is not None:
+        base = as_float(baseline, "baseline", nonnegative=False)
+        delta = _effect(base, as_float(mde, "mde", nonnegative=False), relative)
+        var = as_float(unit_variance, "unit_variance")
+        n = (za + zb) ** 2 * 2 * var / delta**2
+    elif method == "unpooled":
+        p1, p2 = _proportions(baseline, mde, relative)
+        n = (za + zb) ** 2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2
+    elif method == "cohen_h":
+        p1, p2 = _proportions(baseline, mde, relative)
+        h = np.abs(2 * np.arcsin(np.sqrt(p2)) - 2 * np.arcsin(np.sqrt(p1)))
+        n = 2 * ((za + zb) / h) ** 2
+        if alternative == "two-sided":  # Newton on the exact two-tail power
+            for _ in range(20):
+                r = h * np.sqrt(n / 2)
+                f = special.ndtr(r - za) + special.ndtr(-r - za) - power
+                df = (np.exp(-0.5 * (r - za) ** 2) - np.exp(-0.5 * (r + za) ** 2)) / np.sqrt(
+                    2 * np.pi) * h / (2 * np.sqrt(2 * n))
+                n = n - f / df
+    else:
+        raise ValueError(f"method must be 'unpooled' or 'cohen_h', got {method!r}")
+    if round_up:
+        out = np.ceil(n - 1e-9).astype(np.int64)
+        return int(out) if out.ndim == 0 else out
+    return float(n) if np.ndim(n) == 0 else n
+
+
+def power(
+    n_per_arm: ArrayLike,
+    baseline: ArrayLike,
+    mde: ArrayLike,
+    *,
+    relative: bool = True,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    unit_variance: ArrayLike | None = None,
+    n_arms: int = 2,
+    correction: Correction = "bonferroni",
+) -> Any:
+    """Power of the Wald test (unpooled variances) with ``n_per_arm`` units in every arm."""
+    za, _ = _z_values(alpha, 0.5, alternative, n_arms, correction)
+    n = as_float(n_per_arm, "n_per_arm")
+    if unit_variance is not None:
+        base = as_float(baseline, "baseline", nonnegative=False)
+        delta = _effect(base, as_float(mde, "mde", nonnegative=False), relative)
+        se = np.sqrt(2 * as_float(unit_variance, "unit_variance") / n)
+    else:
+        p1, p2 = _proportions(baseline, mde, relative)
+        delta = p2 - p1
+        se = np.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / n)
+    r = np.abs(delta) / se
+    out = special.ndtr(r - za)
+    if alternative == "two-sided":
+        out = out + special.ndtr(-r - za)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def minimum_detectable_effect(
+    n_per_arm: ArrayLike,
+    baseline: ArrayLike,
+    *,
+    relative: bool = True,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    alternative: Alternative = "two-sided",
+    unit_variance: ArrayLike | None = None,
+    n_arms: int = 2,
+    correction: Correction = "bonferroni",
+) -> Any:
+    """Smallest upward effect detectable with ``power`` given ``n_per_arm`` (inverse of
+    :func:`sample_size`, same formula). Relative to ``baseline`` unless ``relative=False``.
+
+    For proportions the treatment variance depends on the effect, so the equation
+    ``delta = (z_a + z_b) sqrt((p1 q1 + p2 q2)/n)`` with ``p2 = p1 + delta`` is solved by
+    fixed-point iteration (a contraction for any n where the effect is < 1 - p1).
+    """
+    za, zb = _z_values(alpha, power, alternative, n_arms, correction)
+    n = as_float(n_per_arm, "n_per_arm")
+    if np.any(n <= 0):
+        raise ValueError("n_per_arm must be > 0")
+    base = as_float(baseline, "baseline", nonnegative=unit_variance is None)
+    k = za + zb
+    if unit_variance is not None:
+        delta = k * np.sqrt(2 * as_float(unit_variance, "unit_variance") / n)
+    else:
+        if np.any((base <= 0) | (base >= 1)):
+            raise ValueError("baseline conversion rate must be strictly between 0 and 1")
+        delta = k * np.sqrt(2 * base * (1 - base) / n)
+        for _ in range(200):
+            p2 = np.minimum(base + delta, 1.0)
+            delta = k * np.sqrt((base * (1 - base) + p2 * (1 - p2)) / n)
+        if np.any(base + delta >= 1):
+            raise ValueError("no effect below a 100% rate is detectable with this sample")
+    out = delta / np.abs(base) if relative else delta
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def test_duration_days(n_per_arm: ArrayLike, daily_units_per_arm: ArrayLike) -> Any:
+    """Whole days needed to reach ``n_per_arm`` given the daily leads/impressions per arm."""
+    n = as_float(n_per_arm, "n_per_arm")
+    daily = as_float(daily_units_per_arm, "daily_units_per_arm")
+    if np.any(daily <= 0):
+        raise ValueError("daily_units_per_arm must be > 0 (no traffic means no end date)")
+    out = np.ceil(n / daily - 1e-9).astype(np.int64)
+    return int(out) if out.ndim == 0 else out
+
+
+test_duration_days.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def unit_variance_from_sums(
+    n: float,
+    num_sum: float,
+    num_sum_sq: float,
+    den_sum: float | None = None,
+    den_sum_sq: float | None = None,
+    cross_sum: float | None = None,
+) -> tuple[float, float]:
+    """``(baseline, per-unit variance)`` of a mean or ratio metric from historical sums.
+
+    Without a denominator: the sample mean and variance. With one: the ratio
+    ``sum(num)/sum(den)`` and its delta-method per-unit variance
+    ``(var_m - 2 r cov + r^2 var_d) / dbar^2`` -- the inputs :func:`sample_size` needs.
+    """
+    if n < 2:
+        raise ValueError("need at least 2 units to estimate a variance")
+    var_m = (num_sum_sq - num_sum**2 / n) / (n - 1)
+    if den_sum is None:
+        return num_sum / n, max(var_m, 0.0)
+    if den_sum_sq is None or cross_sum is None:
+        raise ValueError("a ratio metric needs den_sum, den_sum_sq and cross_sum")
+    if den_sum <= 0:
+        raise ValueError("den_sum must be > 0")
+    var_d = (den_sum_sq - den_sum**2 / n) / (n - 1)
+    cov = (cross_sum - num_sum * den_sum / n) / (n - 1)
+    r = num_sum / den_sum
+    dbar = den_sum / n
+    return r, max((var_m - 2 * r * cov + r * r * var_d) / dbar**2, 0.0)
+
+
+class SimulatedPower(NamedTuple):
+    """Rejection rate over ``n_sims`` simulated experiments with its binomial 95% interval."""
+
+    power: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    n_sims: int
+
+
+def power_by_simulation(
+    simulate_fn: Callable[[np.random.Generator, int], Any],
+    analyse_fn: Callable[[Any], ArrayLike],
+    n_sims: int,
+    seed: int,
+    *,
+    alpha: float = 0.05,
+) -> SimulatedPower:
+    """Power (or false-positive rate) of any design by seeded simulation.
+
+    ``simulate_fn(rng, n_sims)`` draws all experiments at once (e.g. arrays with the
+    simulations along the last axis); ``analyse_fn(data)`` returns one p-value (float) or
+    one rejection (bool) per simulated experiment. p-values are rejected at ``p < alpha``.
+    """
+    if n_sims < 1:
+        raise ValueError("n_sims must be >= 1")
+    check_alpha(alpha)
+    rng = np.random.default_rng(seed)
+    out = np.asarray(analyse_fn(simulate_fn(rng, n_sims)))
+    if out.shape != (n_sims,):
+        raise ValueError(f"analyse_fn must return {n_sims} values, got shape {out.shape}")
+    if out.dtype == bool:
+        reject = out
+    else:
+        pv = out.astype(np.float64)
+        if np.any(~np.isfinite(pv)) or np.any((pv < 0) | (pv > 1)):
+            raise ValueError("analyse_fn returned values that are neither booleans nor p-values")
+        reject = pv < alpha
+    rate = float(np.mean(reject))
+    se = float(np.sqrt(rate * (1 - rate) / n_sims))
+    return SimulatedPower(rate, se, max(rate - 1.96 * se, 0.0), min(rate + 1.96 * se, 1.0), n_sims)
