@@ -337,7 +337,6 @@ def _glm_fatigue(frame: pd.DataFrame, f_prev: np.ndarray, group_col: str | None,
         cols["const"] = np.ones(len(frame))
     exog = pd.DataFrame(cols)
     endog = np.column_stack([clicks, imps - clicks])
-    model = sm.GLM(endog, exog, family=sm.families.Binomial(link=sm.families.links.Log()))
     n_slopes = 2 if age_col is not None else 1
     start = np.r_[np.zeros(n_slopes),
                   np.full(exog.shape[1] - n_slopes, np.log(max(clicks.sum() / imps.sum(), 1e-6)))]

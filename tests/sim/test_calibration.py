@@ -122,7 +122,7 @@ def test_fatigue_stock_matches_recursion() -> None:
 def test_frequency_response_recovers_fatigue_and_ctr() -> None:
     sim = SimParams().with_segments(ctr=0.05)
     pol = RetargetingPolicy("heavy", gap_days=1, active_window_days=28, weekly_frequency=14)
-    panel = simulate_experiment([ArmSpec("heavy", pol)], leads_per_arm=8_000,
+    panel = simulate_experiment([ArmSpec("heavy", pol)], leads_per_arm=6_000,
                                 segments_mix={"warm": 1.0}, horizon_days=30, params=sim, seed=7)
     exp = panel.exposures.merge(panel.leads[["lead_id", "entry_day", "arm"]], on="lead_id")
     exp["age"] = exp["day"] - exp["entry_day"] - pol.start_day(sim.audience_lag_days)

@@ -56,4 +56,4 @@ def test_monte_carlo_matches_closed_form(kappa):
     mc = (r.conv_day >= 0).mean()
     assert abs(mc - p) < 3 * math.sqrt(p * (1 - p) / n)
     # the ad effect itself is visible: exact formula without the ad is far lower
-    assert p > 0.05 and np.isfinite(mc)
+    assert p > 0.04 and np.isfinite(mc)
