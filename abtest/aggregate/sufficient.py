@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd

@@ -63,7 +63,7 @@ def demo_experiments(*, small: bool = False) -> list[DemoExperiment]:
                         "first ad (holdout = never retargeted).",
             arms=(ArmSpec("holdout", holdout()), ArmSpec("gap1d", _policy("gap1d", 1)),
                   ArmSpec("gap3d", _policy("gap3d", 3)), ArmSpec("gap7d", _policy("gap7d", 7))),
-            leads_per_arm=2500 // k, horizon_days=35, start_date="2026-09-01",
+            leads_per_arm=1500 // k, horizon_days=35, start_date="2026-09-01",
         ),
         DemoExperiment(
             name="offer",
@@ -77,7 +77,7 @@ def demo_experiments(*, small: bool = False) -> list[DemoExperiment]:
                 ArmSpec("freeship", _policy("freeship"), ctr_multiplier=1.1,
                         lift_multiplier=1.3, margin_cost_share=0.08),
             ),
-            leads_per_arm=1500 // k, horizon_days=28, start_date="2026-10-05",
+            leads_per_arm=1000 // k, horizon_days=28, start_date="2026-10-05",
         ),
         DemoExperiment(
             name="cta",
@@ -88,7 +88,7 @@ def demo_experiments(*, small: bool = False) -> list[DemoExperiment]:
                 ArmSpec("learnmore", _policy("learnmore"), ctr_multiplier=1.25,
                         lift_multiplier=0.85, hide_multiplier=0.7),
             ),
-            leads_per_arm=1500 // k, horizon_days=28, start_date="2026-10-19",
+            leads_per_arm=1000 // k, horizon_days=28, start_date="2026-10-19",
         ),
         DemoExperiment(
             name="format",
@@ -103,7 +103,7 @@ def demo_experiments(*, small: bool = False) -> list[DemoExperiment]:
                         lift_multiplier=1.1, order_value_multiplier=1.15, cpm_multiplier=1.2),
             ),
             ad_formats={"infeed": "in_feed", "spark": "spark", "collection": "collection"},
-            leads_per_arm=1500 // k, horizon_days=28, start_date="2026-11-02",
+            leads_per_arm=1000 // k, horizon_days=28, start_date="2026-11-02",
         ),
     ]
 

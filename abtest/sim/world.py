@@ -341,9 +341,8 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     """XLSX with numbers as numbers (IDs as text), normalised so reruns are byte-identical."""
     from openpyxl import Workbook
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Custom report"
+    wb = Workbook(write_only=True)  # streaming writer: several times faster for plain tables
+    ws = wb.create_sheet("Custom report")
     ws.append(list(frame.columns))
     text_cols = {"Campaign name", "Campaign ID", "Ad group name", "Ad group ID", "Ad name", "Ad ID",
                  "By Day", "Currency"}

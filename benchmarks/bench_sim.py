@@ -1,0 +1,42 @@
+"""Simulator benchmarks (issue 4): MC lead-days/s, EV policy x segment evaluations/s, peak memory.
+
+Run: ``python benchmarks/bench_sim.py`` (about 10-20 s on 2 cores). Prints one line per figure.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+from abtest.sim import SimParams, draw_leads, expected_outcomes, run_block
+from abtest.sim.policy import RetargetingPolicy, policy_grid
+
+
+def main() -> None:
+    sim = SimParams()
+    seg = sim.warm
+    n, days = 1_000_000, 90
+    leads = draw_leads(seg, sim, n, seed=1)
+    pol = RetargetingPolicy(gap_days=1, active_window_days=89, weekly_frequency=2.0)
+    t0 = time.perf_counter()
+    run_block(seg, pol, leads, horizon_days=days, sim=sim, seed=1)
+    dt = time.perf_counter() - t0
+    print(f"MC engine: {n * days / dt / 1e6:.1f} M lead-days/s "
+          f"(1M leads x 90 days, ads every day, in {dt:.2f} s; goal >= 100 M/s, < 1 s)")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory: {rss_mb:.0f} MB resident for 1M leads incl. interpreter and imports "
+          f"(goal < 1024 MB)")
+
+    grid = policy_grid(gap_days=range(0, 25), active_window_days=range(5, 85, 4),
+                       weekly_frequency=(0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 18, 21,
+                                         25, 30, 35, 42, 50), include_holdout=False)
+    grid = grid[:10_000]
+    t0 = time.perf_counter()
+    expected_outcomes(grid, "warm", sim=sim, horizon_days=days)
+    dt = time.perf_counter() - t0
+    print(f"EV engine: {len(grid) / dt:,.0f} policy x segment evaluations/s "
+          f"({len(grid)} policies x 90 days in {dt:.2f} s; goal 10,000 in < 1 s)")
+
+
+if __name__ == "__main__":
+    main()
