@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from abtest.io.errors import DataError, ReadReport, SetAside
+from abtest.metrics import Metric
 
 __all__ = [
+    "OFFER_MARGIN_VALUE",
     "AdSource",
     "LoadedData",
     "REPO_ROOT",
@@ -38,6 +40,9 @@ __all__ = [
     "frequency_levels",
     "load_ad_stats",
     "load_users",
+    "plan_table",
+    "power_curves",
+    "story_metrics",
     "resolve_data_dir",
 ]
 
@@ -373,3 +378,69 @@ def creative_age_levels(
     out = tidy.groupby([*by, "creative_age_days"], sort=True).sum().reset_index()
     out["ctr"] = out["clicks"] / out["impressions"]
     return out
+
+
+def _offer_metric() -> Metric:
+    return Metric("offer_margin_value_per_lead", "Margin value per lead (after offer cost)",
+                  "margin_value", None, "mean", True,
+                  "Gross margin of purchases within the horizon minus what the offer cost, per "
+                  "lead (abtest.stories.add_margin_value).")
+
+
+#: Margin-adjusted value per lead after the offer's cost (column from :func:`add_margin_value`).
+OFFER_MARGIN_VALUE = _offer_metric()
+
+
+def story_metrics(names: Sequence[str]) -> list[Metric]:
+    """Metric names of the notebooks -> metrics: built-ins plus ``offer_margin_value_per_lead``."""
+    from abtest.metrics import resolve_metrics
+
+    return resolve_metrics([OFFER_MARGIN_VALUE if n == OFFER_MARGIN_VALUE.name else n
+                            for n in names])
+
+
+def plan_table(
+    baseline: float,
+    lifts: Sequence[float],
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    n_arms: int = 2,
+    daily_leads: float,
+) -> pd.DataFrame:
+    """Sample size per arm, total leads and days for each relative lift of a conversion rate.
+
+    ``daily_leads`` is the traffic entering the test per day over all arms (split equally).
+    """
+    from abtest.stats.planning import sample_size, test_duration_days
+
+    if daily_leads <= 0:
+        raise ValueError("daily_leads must be > 0")
+    lift = np.asarray(list(lifts), dtype=float)
+    n = np.atleast_1d(sample_size(baseline, lift, relative=True, alpha=alpha, power=power,
+                                  n_arms=n_arms))
+    days = np.atleast_1d(test_duration_days(n, daily_leads / n_arms))
+    return pd.DataFrame({"relative_lift": lift, "baseline_rate": baseline,
+                         "treated_rate": baseline * (1 + lift), "n_per_arm": n,
+                         "total_leads": n * n_arms, "days": days})
+
+
+def power_curves(
+    baseline: float,
+    lifts: Sequence[float],
+    n_per_arm: Sequence[int] | np.ndarray,
+    *,
+    alpha: float = 0.05,
+    n_arms: int = 2,
+) -> pd.DataFrame:
+    """Power of the two-proportion test by leads per arm for each relative lift (tidy)."""
+    from abtest.stats.planning import power as power_fn
+
+    n = np.asarray(n_per_arm, dtype=float)
+    frames = []
+    for lift in lifts:
+        p = np.asarray(power_fn(n, baseline, float(lift), relative=True, alpha=alpha,
+                                n_arms=n_arms), dtype=float)
+        frames.append(pd.DataFrame({"effect": f"{lift:+.0%}", "relative_lift": float(lift),
+                                    "n_per_arm": n, "power": p}))
+    return pd.concat(frames, ignore_index=True)

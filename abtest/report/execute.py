@@ -15,11 +15,20 @@ The partial notebook stays on disk in every case (papermill saves after each cel
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,7 +56,56 @@ class WatchedKernelManager(AsyncKernelManager):
         # per-report log instead of the user's terminal; cell output is unaffected.
         if _KERNEL_LOG[0] is not None:
             kw.setdefault("stderr", _KERNEL_LOG[0])
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        await super()._async_launch_kernel(_ZYGOTE.wrap(kernel_cmd), **kw)
+
+
+class _Zygote:
+    """This worker's pre-imported kernel forker (zygote.py), or nothing."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.socket: str | None = None
+        self.ready: bool | None = None
+
+    def start(self, modules: Sequence[str]) -> None:
+        if os.name != "posix" or not hasattr(socket, "send_fds"):
+            return
+        folder = tempfile.mkdtemp(prefix="abtest-zygote-")
+        self.socket = os.path.join(folder, "zygote.sock")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+        )
+        atexit.register(self.stop)
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        if self.ready is None:
+            self.ready = False
+            if self.proc is not None and self.proc.stdout is not None:
+                readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+                self.ready = bool(readable) and self.proc.stdout.readline().strip() == b"ready"
+        return self.ready
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """Route a standard ipykernel command through the zygote when it is usable."""
+        standard = len(cmd) > 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", "ipykernel_launcher"]
+        if not standard or self.proc is None or self.proc.poll() is not None or not self.wait_ready():
+            return cmd
+        from abtest.report.zygote import LAUNCHER
+
+        return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(self.socket), *cmd[3:]]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+        if self.socket:
+            shutil.rmtree(os.path.dirname(self.socket), ignore_errors=True)
+
+
+_ZYGOTE = _Zygote()
 
 
 @dataclass(frozen=True)
@@ -97,8 +155,9 @@ def kernel_config() -> Any:
     return cfg
 
 
-def init_worker() -> None:
-    """Process-pool initializer: quiet loggers, one BLAS thread per kernel, no MPLBACKEND.
+def init_worker(preload: Sequence[str] | None = None) -> None:
+    """Process-pool initializer: quiet loggers, one BLAS thread per kernel, no MPLBACKEND, and
+    (when ``preload`` lists modules) a zygote that forks kernels with those modules imported.
 
     MPLBACKEND is removed rather than set: kernels inherit the worker's environment, and an
     exported ``MPLBACKEND=Agg`` stops ipykernel's inline backend from capturing any figure.
@@ -111,6 +170,8 @@ def init_worker() -> None:
     # them itself, in one line per report.
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+    if preload:
+        _ZYGOTE.start(preload)
     import nbconvert  # noqa: F401  (warm the import once per worker)
     import papermill  # noqa: F401
 

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from abtest.report.sidecar import (
     atomic_write_text,
     to_jsonable,
 )
+from abtest.report.zygote import DEFAULT_PRELOAD
 
 __all__ = ["DEFAULT_CELL_TIMEOUT", "BatchResult", "available_cores", "run_plan"]
 
@@ -157,6 +158,7 @@ def run_plan(
     timeout: float | None = DEFAULT_CELL_TIMEOUT,
     wall_timeout: float | None = None,
     start_timeout: float = 120.0,
+    preload: bool | Sequence[str] = True,
     progress: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Execute every report of a plan into ``out_dir`` and write ``out_dir/index.html``.
@@ -168,6 +170,9 @@ def run_plan(
         timeout: per-cell limit in seconds (a report's own ``timeout`` in the plan wins).
         wall_timeout: limit for a whole notebook; default ``3 * timeout + 60``.
         start_timeout: seconds to wait for a kernel to start (raised for loaded machines).
+        preload: fork kernels from a per-worker process that has already imported the heavy
+            stack (zygote.py); True uses ``DEFAULT_PRELOAD``, a list names the modules, False
+            starts every kernel from scratch.
         progress: called with one line per finished report; default prints to stdout.
 
     Returns:
@@ -210,8 +215,12 @@ def run_plan(
     emit(f"abtest: running {n} report(s) from {plan.path.name} with {workers} worker(s) -> {out}")
 
     records: dict[str, dict] = {}
+    modules = tuple(DEFAULT_PRELOAD if preload is True else (preload or ()))
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp.get_context("spawn"), initializer=init_worker
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(modules,),
     )
     futures: dict[Future, ReportTask] = {}
     try:

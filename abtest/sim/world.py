@@ -36,6 +36,7 @@ __all__ = [
     "WorldFiles",
     "ad_table",
     "hash_user",
+    "truth_table",
     "write_world",
 ]
 
@@ -237,12 +238,12 @@ def ad_table(
     rows["purchases"] = rows["conversions"]
 
     rng = np.random.default_rng([0 if seed is None else int(seed), 0xAD])
-    fmt = rows["arm"].map(lambda a: ad_formats.get(a, "in_feed")).to_numpy()
-    unknown = set(fmt) - set(ENGAGEMENT_RATES)
+    unknown = set(ad_formats.values()) - set(ENGAGEMENT_RATES)
     if unknown:
         raise ValueError(f"unknown ad format(s) {sorted(unknown)}; use {sorted(ENGAGEMENT_RATES)}")
+    fmt = rows["arm"].map({a: ad_formats.get(a, "in_feed") for a in rows["arm"].unique()})
     for col, parent in _PARENT.items():
-        p = np.array([ENGAGEMENT_RATES[f][col] for f in fmt]) if len(fmt) else np.zeros(0)
+        p = fmt.map({f: r[col] for f, r in ENGAGEMENT_RATES.items()}).to_numpy(dtype=float)
         rows[col] = rng.binomial(rows[parent].to_numpy(dtype=np.int64), p).astype(np.int64)
     rows["landing_page_views"] = rng.binomial(rows["clicks"].to_numpy(), _LPV_PER_CLICK)
     rows["add_to_cart"] = rows["purchases"] + rng.binomial(rows["landing_page_views"], _ATC_PER_LPV)

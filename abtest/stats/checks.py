@@ -159,13 +159,17 @@ def adjust_frame(
     adjusted = np.empty(len(out))
     family = np.empty(len(out), dtype=object)
     groups = out.groupby(list(by), sort=False).indices if by else {None: np.arange(len(out))}
-    for _, idx in groups.items():
+    for key, idx in groups.items():
         part = out.iloc[idx]
         adjusted[idx] = adjust_pvalues(part[p_column].to_numpy(dtype=np.float64), method)
-        dims = [(c, part[c].nunique()) for c in dimensions if c in part.columns]
+        dims = [(c, part[c].nunique()) for c in dimensions
+                if c in part.columns and c not in by]
         desc = " x ".join(f"{k} {_plural(c, k)}" for c, k in dims)
         n = len(idx)
         text = f"{desc} = {n} {_plural('test', n)}" if desc else f"{n} {_plural('test', n)}"
+        if by:
+            keys = key if isinstance(key, tuple) else (key,)
+            text += " (" + ", ".join(f"{c} = {v}" for c, v in zip(by, keys, strict=True)) + ")"
         family[idx] = f"{text}, {_METHOD_LABEL[method]}"
     out["p_adjusted"] = adjusted
     out["significant_adjusted"] = adjusted < alpha

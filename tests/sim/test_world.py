@@ -85,7 +85,7 @@ def test_csv_has_real_headers_and_totals_row(world) -> None:
     text = raw.decode("utf-8-sig").splitlines()
     header = text[0].split(",")
     for label in ("By Day", "Cost", "Clicks (destination)", "CTR (destination)",
-                  "Video views at 25%", "Paid follows", "Total of" if False else "Ad name"):
+                  "Video views at 25%", "Paid follows", "Ad name", "Ad ID"):
         assert label in header
     assert text[-1].startswith(f"Total of {len(text) - 2} results")
 

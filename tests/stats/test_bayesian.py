@@ -58,11 +58,14 @@ def test_prob_and_loss_match_quad_random() -> None:
         at, bt, ac, bc = x[1] + pa, n[1] - x[1] + pa, x[0] + pa, n[0] - x[0] + pa
         p, loss = beta_prob_greater(at, bt, ac, bc)
         assert p == pytest.approx(quad_prob_greater(at, bt, ac, bc), abs=1e-8)
-        # E[max(X_c - X_t, 0)] = int f_c(x) int_0^x (x - y) f_t(y) dy dx
-        inner = lambda x: integrate.quad(lambda y: (x - y) * stats.beta.pdf(y, at, bt), 0, x,  # noqa: E731
-                                         epsabs=1e-14)[0]
-        ref = integrate.quad(lambda x: stats.beta.pdf(x, ac, bc) * inner(x), 0, 1,
-                             epsabs=1e-14, limit=200, points=[ac / (ac + bc)])[0]
+        # E[max(X_c - X_t, 0)] = int f_c(x) (x F_t(x) - mu_t F_{Beta(a_t+1, b_t)}(x)) dx
+        mu_t = at / (at + bt)
+
+        def integrand(x, at=at, bt=bt, ac=ac, bc=bc, mu_t=mu_t):
+            return stats.beta.pdf(x, ac, bc) * (x * stats.beta.cdf(x, at, bt)
+                                                - mu_t * stats.beta.cdf(x, at + 1, bt))
+        ref = integrate.quad(integrand, 0, 1, epsabs=1e-14, limit=300,
+                             points=[ac / (ac + bc), mu_t])[0]
         assert loss == pytest.approx(ref, abs=1e-9)
 
 
@@ -101,7 +104,7 @@ def test_relative_lift_interval_tails() -> None:
     s = beta_binomial_arrays([30, 45], [1000, 1000], ci_level=0.95)
     at, bt, ac, bc = 46, 956, 31, 971
     for r, tail in [(s.rel_cred_low[0], 0.025), (s.rel_cred_high[0], 0.975)]:
-        cdf = integrate.quad(lambda x: stats.beta.pdf(x, ac, bc)
+        cdf = integrate.quad(lambda x, r=r: stats.beta.pdf(x, ac, bc)
                              * stats.beta.cdf((1 + r) * x, at, bt), 0, 1,
                              epsabs=1e-13, limit=300, points=[0.03])[0]
         assert cdf == pytest.approx(tail, abs=1e-7)

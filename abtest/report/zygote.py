@@ -1,0 +1,216 @@
+"""Pre-imported kernel "zygote": fork kernels instead of starting interpreters.
+
+A batch runs many kernels that all import the same heavy stack (IPython, numpy, pandas,
+scipy.stats, statsmodels, matplotlib, seaborn: about 3 s of CPU per kernel). Each runner worker
+starts one zygote process that imports that stack once and then *forks* a kernel per report, so
+the imports are shared copy-on-write (the idea behind Android's zygote and gunicorn's preload).
+
+jupyter_client still sees an ordinary child process: the kernel command is replaced by a tiny
+launcher (:data:`LAUNCHER`, ``python -I -S``, ~20 ms) that asks the zygote over a private Unix
+socket to fork a kernel with the launcher's argv, cwd, environment and stdio, forwards signals
+(SIGINT interrupts, SIGTERM) to it and exits with the kernel's exit status. When the launcher dies
+(even by SIGKILL) the zygote kills the kernel; when the worker dies the zygote exits.
+
+Safety rules for forking: the zygote is single-threaded (checked before each fork; BLAS pools
+are pinned to one thread), never imports ``matplotlib_inline.backend_inline`` (the inline
+backend must register its hooks inside the kernel's own shell), and each child reseeds numpy's
+legacy global RNG so unseeded notebooks do not share random streams. POSIX only; the runner falls
+back to normal kernel starts elsewhere or when the zygote fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Sequence
+
+__all__ = ["DEFAULT_PRELOAD", "LAUNCHER", "serve"]
+
+#: Modules imported once per worker; missing ones are skipped.
+DEFAULT_PRELOAD = (
+    "ipykernel.kernelapp",
+    "numpy",
+    "pandas",
+    "scipy.stats",
+    "statsmodels.api",
+    "matplotlib.pyplot",
+    "seaborn",
+    "abtest",
+)
+_INLINE = "module://matplotlib_inline.backend_inline"
+
+#: Source of the launcher run as ``python -I -S -c LAUNCHER SOCKET ARGS...``.
+LAUNCHER = r"""
+import json, os, signal, socket, struct, sys
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(sys.argv[1])
+req = json.dumps({"argv": sys.argv[2:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+socket.send_fds(sock, [struct.pack("!I", len(req))], [0, 1, 2])
+sock.sendall(req)
+reply = sock.makefile("rb")
+pid = int(reply.readline())
+def forward(sig, frame):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(sig, forward)
+line = reply.readline().strip()
+code = int(line) if line else 1
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+def _preload(modules: Sequence[str]) -> list[str]:
+    os.environ["MPLBACKEND"] = _INLINE  # what ipykernel sets before any user import
+    # pyarrow's bundled jemalloc starts a background thread; a zygote must stay single-threaded
+    os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    loaded = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except Exception:  # an optional module missing or broken: the kernel imports it itself
+            continue
+    sys.modules.pop("matplotlib_inline.backend_inline", None)
+    return loaded
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - not Linux
+        import threading
+
+        return threading.active_count()
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    header, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    (size,) = struct.unpack("!I", header)
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("launcher closed the socket")
+        data += chunk
+    return json.loads(data), fds
+
+
+def _become_kernel(request: dict, fds: list[int], keep: Sequence[int]) -> None:
+    """In the forked child: take the launcher's stdio, env, cwd and argv, run ipykernel."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in (*fds, *keep):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        os.setsid()
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[0] = request["cwd"]
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()  # fresh entropy: no shared unseeded stream
+        sys.argv = ["ipykernel_launcher", *request["argv"]]
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(path: str, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
+    """Preload ``modules``, listen on Unix socket ``path`` and fork a kernel per request."""
+    _preload(modules)
+    parent = os.getppid()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(16)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    kernels: dict[socket.socket, int] = {}
+    print("ready", flush=True)
+    try:
+        while os.getppid() == parent:
+            ready, _, _ = select.select([server, wake_r, *kernels], [], [], 1.0)
+            for item in ready:
+                if item is server:
+                    conn, _ = server.accept()
+                    try:
+                        request, fds = _recv_request(conn)
+                    except (OSError, ValueError, struct.error):
+                        conn.close()
+                        continue
+                    if _threads() != 1:  # forking a threaded process is unsafe: refuse
+                        conn.close()
+                        for fd in fds:
+                            os.close(fd)
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        _become_kernel(request, fds, [server.fileno(), wake_r, wake_w, conn.fileno(),
+                                                      *(c.fileno() for c in kernels)])
+                    for fd in fds:
+                        os.close(fd)
+                    conn.sendall(f"{pid}\n".encode())
+                    kernels[conn] = pid
+                elif item == wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 4096)
+                    for conn, pid in list(kernels.items()):
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                        if done:
+                            with contextlib.suppress(OSError):
+                                conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+                            conn.close()
+                            del kernels[conn]
+                elif item in kernels:  # the launcher closed its end (it exited or was killed)
+                    pid = kernels.pop(item)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
+                    item.close()
+    finally:
+        for pid in kernels.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else DEFAULT_PRELOAD)
