@@ -131,6 +131,10 @@ def _become_kernel(request: dict, fds: list[int], keep: Sequence[int]) -> None:
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # fresh entropy: no shared unseeded stream
         sys.argv = ["ipykernel_launcher", *request["argv"]]
+        if os.environ.get("JPY_PARENT_PID", "").isdigit():
+            # IPKernelApp read JPY_PARENT_PID when the zygote imported it (unset then); without
+            # it the kernel believes it runs from a terminal and prints its connection banner.
+            sys.argv.append(f"--IPKernelApp.parent_handle={os.environ['JPY_PARENT_PID']}")
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
