@@ -1,20 +1,45 @@
 """Timing-window simulator: leads, intent decay, retargeting gaps, frequency, fatigue, attribution.
 
 Monte Carlo engine (``engine``), expected-value engine (``expected``), policy-grid outputs
-(``outputs``) and experiment worlds (``experiment``); model and sources in ``params``.
+(``outputs``), experiment worlds (``experiment``), calibration from observed data
+(``calibration``), power by simulation (``power``) and the world writer (``world``, ``demo``);
+model and sources in ``params``.
 """
 
 from abtest.sim.attribution import AttributionWindows, attribute
+from abtest.sim.calibration import (
+    ctr_by_frequency,
+    fatigue_stock,
+    fit_frequency_response,
+    fit_intent,
+    fit_report_delay,
+    intent_cumulative_hazard,
+)
+from abtest.sim.demo import DEMO_SEED, DemoExperiment, build_demo_data, demo_experiments
 from abtest.sim.engine import draw_leads, run_block
 from abtest.sim.expected import expected_curves, expected_outcomes
 from abtest.sim.experiment import LeadPanel, simulate_experiment
 from abtest.sim.outputs import METRICS, best_policy, run_policies, summarise
 from abtest.sim.params import SEGMENTS, SegmentParams, SimParams, default_params, describe_params
 from abtest.sim.policy import ArmSpec, RetargetingPolicy, arms_from_policies, holdout, policy_grid
+from abtest.sim.power import gap_test_arms, simulate_power, true_rates
+from abtest.sim.world import (
+    ENGAGEMENT_RATES,
+    WorldFiles,
+    ad_table,
+    hash_user,
+    truth_table,
+    write_world,
+)
 
 __all__ = [
     "METRICS", "SEGMENTS", "ArmSpec", "AttributionWindows", "LeadPanel", "RetargetingPolicy",
     "SegmentParams", "SimParams", "arms_from_policies", "attribute", "best_policy",
     "default_params", "describe_params", "draw_leads", "expected_curves", "expected_outcomes",
     "holdout", "policy_grid", "run_block", "run_policies", "simulate_experiment", "summarise",
+    # calibration, power, world writer
+    "DEMO_SEED", "ENGAGEMENT_RATES", "DemoExperiment", "WorldFiles", "ad_table", "build_demo_data",
+    "ctr_by_frequency", "demo_experiments", "fatigue_stock", "fit_frequency_response", "fit_intent",
+    "fit_report_delay", "gap_test_arms", "hash_user", "intent_cumulative_hazard", "simulate_power",
+    "true_rates", "truth_table", "write_world",
 ]
