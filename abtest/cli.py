@@ -1,9 +1,9 @@
 """``abtest`` command line: run report plans, plan a test, simulate data, validate files.
 
-    abtest run PLAN.yml --out DIR [--jobs N] [--timeout S] [--wall-timeout S]
+    abtest run PLAN.yml --out DIR [--jobs N] [--timeout S] [--wall-timeout S] [--no-preload]
     abtest demo [--out reports/demo] [--jobs N]
-    abtest plan --baseline 0.04 --mde 0.1 [--relative] [--alpha 0.05] [--power 0.8] ...
-    abtest simulate --out DIR [--seed N]
+    abtest plan --baseline 0.04 --mde 0.1 [--absolute] [--alpha 0.05] [--power 0.8] ...
+    abtest simulate --out DIR [--seed N] [--small]
     abtest validate FILE
 
 Heavy modules are imported inside each command, so ``abtest --help`` is instant.
@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 
 DEMO_PLAN = Path("notebooks/plans/demo.yml")
 DEMO_OUT = Path("reports/demo")
+DEMO_DATA = Path("data/demo")
 
 
 def _positive_int(text: str) -> int:
@@ -43,6 +44,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="per-cell time limit in seconds (default: 600)")
     p.add_argument("--wall-timeout", type=_positive_float, default=None,
                    help="limit for a whole notebook in seconds (default: 3 x timeout + 60)")
+    p.add_argument("--no-preload", action="store_true",
+                   help="start every kernel from scratch instead of forking it from a worker "
+                   "process that has numpy/pandas/scipy/seaborn imported already")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--baseline", type=float, required=True, help="control conversion rate, e.g. 0.04")
     plan.add_argument("--mde", type=float, required=True,
-                      help="minimum detectable effect: absolute difference, or relative with --relative")
-    plan.add_argument("--relative", action="store_true", help="read --mde as a relative lift (0.1 = +10%%)")
+                      help="minimum detectable effect as a relative lift (0.1 = +10%%), or an "
+                      "absolute difference in rate with --absolute")
+    plan.add_argument("--absolute", action="store_true", help="read --mde as an absolute difference")
     plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
     plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
     plan.add_argument("--arms", type=_positive_int, default=2, help="number of arms incl. control (default 2)")
@@ -94,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="output folder")
     sim.add_argument("--seed", type=int, default=None, help="random seed (default: the demo seed)")
+    sim.add_argument("--small", action="store_true", help="a small world (fast; for tests)")
 
     val = sub.add_parser(
         "validate", help="load a data file and print what was read and set aside",
@@ -109,7 +115,8 @@ def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
     from abtest.report.runner import run_plan
 
     try:
-        result = run_plan(plan, out, jobs=args.jobs, timeout=args.timeout, wall_timeout=args.wall_timeout)
+        result = run_plan(plan, out, jobs=args.jobs, timeout=args.timeout,
+                          wall_timeout=args.wall_timeout, preload=not args.no_preload)
     except PlanError as exc:
         print(f"abtest: error: {exc}", file=sys.stderr)
         return 2
@@ -120,26 +127,31 @@ def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from abtest.sim.demo import build_demo_data
-
-    build_demo_data()  # idempotent: builds the embedded demo data only when it is missing
     if not args.plan.exists():
         print(f"abtest: error: demo plan {args.plan} not found (run from the repository root)",
               file=sys.stderr)
         return 2
+    if not (DEMO_DATA / "manifest.json").exists():
+        from abtest.sim.demo import build_demo_data
+
+        print(f"abtest: building the demo data in {DEMO_DATA} ...", flush=True)
+        build_demo_data(DEMO_DATA)
     return _cmd_run(args.plan, args.out, args)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from abtest.stats import planning
 
-    n = planning.sample_size(
-        args.baseline, args.mde, alpha=args.alpha, power=args.power, relative=args.relative,
-        arms=args.arms,
-    )
-    print(n if not hasattr(n, "to_string") else n.to_string())
+    relative = not args.absolute
+    n = int(planning.sample_size(args.baseline, args.mde, relative=relative, alpha=args.alpha,
+                                 power=args.power, n_arms=args.arms))
+    effect = f"{args.mde:+.1%} relative" if relative else f"{args.mde:+.4g} absolute"
+    print(f"baseline {args.baseline:.4g}, detect {effect}, alpha {args.alpha:g}, power {args.power:g}, "
+          f"{args.arms} arms")
+    print(f"sample size: {n:,} leads per arm, {n * args.arms:,} in total")
     if args.daily_leads:
-        print(planning.duration(n, daily_leads=args.daily_leads, arms=args.arms))
+        days = float(planning.test_duration_days(n, args.daily_leads / args.arms))
+        print(f"duration: {days:.1f} days at {args.daily_leads:,.0f} leads per day")
     return 0
 
 
@@ -147,8 +159,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from abtest.sim.demo import build_demo_data
 
     kwargs = {} if args.seed is None else {"seed": args.seed}
-    written = build_demo_data(args.out, force=True, **kwargs)
-    print(written)
+    worlds = build_demo_data(args.out, small=args.small, **kwargs)
+    for name, files in worlds.items():
+        print(f"{name}: {getattr(files, 'out_dir', args.out / name)}")
+    print(args.out / "manifest.json")
     return 0
 
 

@@ -27,6 +27,7 @@ __all__ = ["Headline", "ValueFormat", "format_value", "headline_from_results", "
 
 ValueFormat = Literal["percent", "signed_percent", "number", "money", "p_value", "count", "text"]
 
+_CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
 _PERCENT_METRICS = {"ctr", "cvr_click", "cvr_impression", "conversion_rate", "engagement_rate",
                     "video_completion"}
 
@@ -262,8 +263,8 @@ def headline_from_results(
         interval = f"{level} credible interval"
     else:
         kind = "always-valid p-value" if method == "sequential" else "p-value"
-        corr = str(opts.get("correction", "none"))
-        conf_label = f"{kind} ({corr}-adjusted)" if corr != "none" else kind
+        corr = _CORRECTIONS.get(str(opts.get("correction", "none")))
+        conf_label = f"{kind} ({corr}-adjusted)" if corr else kind
         confidence, conf_fmt = _finite(r.get("p_adjusted")), "p_value"
         interval = f"{level} {'always-valid ' if method == 'sequential' else ''}confidence interval"
     used, aside = _rows(data)
@@ -275,4 +276,125 @@ def headline_from_results(
         attribution_window=attribution_window, effect_label=effect_label, interval_label=interval,
         effect_format=fmt, confidence_format=conf_fmt, currency=currency,  # type: ignore[arg-type]
         notes=tuple(notes) + tuple(results.notes),
+    )
+
+
+def table_html(
+    frame: Any,
+    *,
+    percent: Iterable[str] = (),
+    money: Iterable[str] = (),
+    count: Iterable[str] = (),
+    currency: str = "",
+    rename: Mapping[str, str] | None = None,
+) -> str:
+    """An escaped HTML table with readable number formats (for tables built in the notebooks)."""
+    from abtest.html import frame_html
+
+    fmt: dict[str, Any] = {}
+    for col in percent:
+        fmt[col] = lambda v: format_value(v, "percent")
+    for col in money:
+        fmt[col] = lambda v, c=currency: format_value(v, "money", currency=c)
+    for col in count:
+        fmt[col] = lambda v: format_value(v, "count")
+    shown = frame.rename(columns=dict(rename or {}))
+    fmt = {dict(rename or {}).get(k, k): f for k, f in fmt.items()}
+    return frame_html(shown, formatters=fmt)
+
+
+def trend_headline(
+    trend: Any,
+    *,
+    title: str,
+    decision: str,
+    metric: str,
+    level_label: str,
+    data: LoadedData | Iterable[LoadedData] | None,
+    attribution_window: str,
+    notes: Iterable[str] = (),
+) -> Headline:
+    """Headline of a fatigue trend (:class:`abtest.stats.TrendResult`): the change in the odds of
+    the rate per step of the level, with its 95% interval (quasi-binomial Wald) and p-value."""
+    z = 1.959963984540054
+    slope, se = float(trend.slope), float(trend.std_error)
+    return Headline(
+        title=title, decision=decision, metric=metric, comparison=f"per extra {level_label}",
+        effect=_finite(math.expm1(slope)), ci_low=_finite(math.expm1(slope - z * se)),
+        ci_high=_finite(math.expm1(slope + z * se)), confidence=_finite(trend.p_value),
+        confidence_label="p-value of the trend (quasi-binomial Wald test)",
+        rows_used=_rows(data)[0], rows_set_aside=_rows(data)[1],
+        srm="not applicable (no split compared)", attribution_window=attribution_window,
+        effect_label=f"Change in the odds of {metric} per extra {level_label}",
+        notes=tuple(notes),
+    )
+
+
+def simulation_headline(
+    best: Any,
+    uncertainty: Any,
+    *,
+    title: str,
+    decision: str,
+    segment: str,
+    horizon_days: int,
+    notes: Iterable[str] = (),
+) -> Headline:
+    """Headline of a simulator what-if: the best policy of ``segment`` with its Monte Carlo
+    interval, and how often it came out best in the replays (a share, not a p-value)."""
+    row = best[best["segment"] == segment]
+    if row.empty:
+        raise ValueError(f"no eligible policy for segment {segment!r}")
+    pol = str(row["policy"].iloc[0])
+    unc = uncertainty[(uncertainty["segment"] == segment) & (uncertainty["policy"] == pol)]
+    if unc.empty:
+        raise ValueError(f"policy {pol!r} was not replayed for segment {segment!r}")
+    u = unc.iloc[0]
+    return Headline(
+        title=title, decision=decision, metric="Extra conversions per lead (incremental rate)",
+        comparison=f"{pol} vs no retargeting ({segment} leads)",
+        effect=_finite(u["incremental_rate"]), ci_low=_finite(u["incremental_rate_low"]),
+        ci_high=_finite(u["incremental_rate_high"]), confidence=_finite(u["share_best"]),
+        confidence_label="Share of simulated replays in which this policy was best "
+                         "(not a p-value)",
+        rows_used=None, rows_set_aside=None, srm="not applicable (simulation)",
+        attribution_window=f"simulated true conversions within {horizon_days} days of entry "
+                           "(no platform attribution)",
+        effect_label="Incremental conversion rate",
+        interval_label="95% Monte Carlo interval", effect_format="percent",
+        confidence_format="percent", notes=tuple(notes),
+    )
+
+
+def planning_headline(
+    plan_row: Mapping[str, Any],
+    *,
+    title: str,
+    power: float,
+    alpha: float,
+    n_arms: int,
+    max_days: int | None = None,
+    notes: Iterable[str] = (),
+) -> Headline:
+    """Headline of a test plan: leads per arm and days to detect the planned lift.
+
+    With ``max_days``, a plan that needs longer says so in the decision.
+    """
+    n, days = int(plan_row["n_per_arm"]), int(plan_row["days"])
+    lift = float(plan_row["relative_lift"])
+    decision = (f"Plan {n:,} leads per arm ({n * n_arms:,} in total): about {days} days at the "
+                f"expected traffic, to detect a {lift:+.0%} lift")
+    if max_days is not None and days > max_days:
+        decision += (f" (longer than the {max_days} days available: plan for a larger lift or "
+                     "more traffic)")
+    return Headline(
+        title=title, decision=decision, metric="Conversion rate (per lead)",
+        comparison=f"{n_arms - 1} treatment arm(s) vs control",
+        effect=lift, ci_low=None, ci_high=None, confidence=float(power),
+        confidence_label=f"Power: chance to detect the lift if it is real (two-sided alpha "
+                         f"{alpha:g})",
+        rows_used=None, rows_set_aside=None, srm="not applicable (planning)",
+        attribution_window="as planned: first-party conversions per lead",
+        effect_label="Planned minimum detectable lift", interval_label="interval",
+        confidence_format="percent", notes=tuple(notes),
     )

@@ -251,11 +251,14 @@ def policy_heatmaps(
     label: str = "Cost per incremental conversion",
     window_days: int | None = None,
     currency: str = "",
+    scale: float = 1.0,
+    higher_is_better: bool = False,
 ) -> Figure:
     """One heatmap per segment: gap (columns) × frequency cap (rows), coloured by ``value``.
 
     Non-finite values (a policy that adds no conversions) are shown blank. ``window_days``
-    picks one audience window (default: the longest in the grid).
+    picks one audience window (default: the longest in the grid); ``scale`` multiplies the
+    values shown (100 for "per 100 leads"); the best cells are the brightest.
     """
     window = window_days or int(whatif["active_window_days"].max())
     data = whatif[whatif["active_window_days"] == window]
@@ -266,8 +269,9 @@ def policy_heatmaps(
         sub = data[data["segment"] == seg]
         grid = sub.pivot_table(index="cap", columns="gap_days", values=value, aggfunc="first",
                                sort=False)
-        grid = grid.replace([np.inf, -np.inf], np.nan).astype(float)
-        sns.heatmap(grid, annot=True, fmt=",.1f", cmap="viridis_r", ax=ax, cbar=False,
+        grid = grid.replace([np.inf, -np.inf], np.nan).astype(float) * scale
+        sns.heatmap(grid, annot=True, fmt=",.2f", ax=ax, cbar=False,
+                    cmap="viridis" if higher_is_better else "viridis_r",
                     linewidths=0.5)
         ax.set_title(f"{seg} leads")
         ax.set_xlabel("Gap before first ad (days)")

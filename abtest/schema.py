@@ -12,6 +12,11 @@ Conventions
   ``abtest.metrics``. Reach is per row and is never summed across rows.
 * Timestamps are timezone-aware UTC; ``date`` in ``ad_stats`` is the report day in the account time
   zone as the export states it (a naive ``datetime64`` at midnight).
+* In memory timestamps are nanosecond pandas dtypes; in parquet files abtest writes they are
+  microseconds (``timestamp[us, tz=UTC]``), because Spark and the warehouses read microseconds
+  and refuse nanosecond parquet, and real event times (pixel, Events API, CRM) carry at most
+  milliseconds. Writing a sub-microsecond value to parquet raises ``DataError`` (never a silent
+  truncation); CSV keeps nanoseconds.
 """
 
 from __future__ import annotations

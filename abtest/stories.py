@@ -61,6 +61,7 @@ class LoadedData:
 
     frame: pd.DataFrame
     reports: list[ReadReport] = field(default_factory=list)
+    events: pd.DataFrame | None = None  # the canonical events behind a lead table
 
     @property
     def rows_read(self) -> int:
@@ -208,7 +209,7 @@ def load_users(
     for col in ("arm", "segment", "user_id"):
         if col in users:
             users[col] = users[col].astype("string")
-    return LoadedData(users, [ev_rep, asg_rep])
+    return LoadedData(users, [ev_rep, asg_rep], events=events)
 
 
 def add_margin_value(

@@ -18,6 +18,8 @@ active SparkSession), a ``SparkSession`` or any connected Ibis backend. Only agg
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +32,16 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-__all__ = ["BackendLike", "DataLike", "backend_name", "connect", "resolve", "resolve_many"]
+__all__ = [
+    "BackendLike",
+    "DataLike",
+    "backend_name",
+    "connect",
+    "cpu_count",
+    "duckdb_config",
+    "resolve",
+    "resolve_many",
+]
 
 #: Anything :func:`connect` accepts.
 BackendLike = BaseBackend | str | Any | None
@@ -60,10 +71,53 @@ def _spark_backend(session: Any) -> BaseBackend:
     return con
 
 
-def connect(backend: BackendLike = None) -> BaseBackend:
-    """An Ibis backend: a new embedded DuckDB by default, or Spark, or the backend passed in."""
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask, not the host's core count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _default_memory_limit() -> str:
+    """Half the physical memory: room for DuckDB's hash tables, the Python process and the OS."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return "4GB"
+    return f"{max(256, total // 2**20 // 2)}MB"
+
+
+def duckdb_config(*, threads: int | None = None, memory_limit: str | None = None) -> dict[str, Any]:
+    """Settings of the embedded DuckDB the aggregation opens (see :func:`connect`).
+
+    * ``threads``: the CPUs this process may use (DuckDB's own default counts the host's cores,
+      which oversubscribes a container or a CPU-pinned job);
+    * ``memory_limit``: half the physical memory by default; beyond it DuckDB spills hash tables
+      to ``temp_directory`` instead of failing or swapping;
+    * ``preserve_insertion_order = false``: the aggregation never depends on row order, and
+      keeping order costs memory in joins and scans;
+    * ``temp_directory``: the system temp dir, not DuckDB's default ``.tmp`` in the current
+      working directory.
+    """
+    return {
+        "threads": int(threads) if threads else cpu_count(),
+        "memory_limit": memory_limit or _default_memory_limit(),
+        "preserve_insertion_order": False,
+        "temp_directory": str(Path(tempfile.gettempdir()) / "abtest-duckdb"),
+    }
+
+
+def connect(
+    backend: BackendLike = None, *, threads: int | None = None, memory_limit: str | None = None
+) -> BaseBackend:
+    """An Ibis backend: a new embedded DuckDB by default, or Spark, or the backend passed in.
+
+    ``threads`` and ``memory_limit`` (e.g. ``"8GB"``) tune the embedded DuckDB
+    (:func:`duckdb_config`); pass the returned backend as ``backend=`` to use it.
+    """
     if backend is None or backend == "duckdb":
-        return ibis.duckdb.connect()
+        return ibis.duckdb.connect(**duckdb_config(threads=threads, memory_limit=memory_limit))
     if isinstance(backend, BaseBackend):
         return backend
     if backend in ("pyspark", "spark"):

@@ -7,17 +7,20 @@ vectorised tests of :mod:`abtest.stats` for each metric with arms on axis 0 and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from abtest.aggregate import resolve, sufficient_stats
+from abtest.aggregate import STAT_COLUMNS, resolve, sufficient_stats
 from abtest.experiment.results import ExperimentResults
 from abtest.experiment.summary import recommend
 from abtest.metrics import Metric, resolve_metrics
 from abtest.stats import bayesian, frequentist, sequential
+from abtest.stats.checks import SRM_THRESHOLD, adjust_pvalues, srm_test
+from abtest.stats.cuped import cuped_arrays
+from abtest.stats.frequentist import ComparisonResult, interval_excludes
 from abtest.stats.segments import heterogeneity_test, simpson_warning
 
 __all__ = ["Experiment"]
@@ -25,7 +28,8 @@ __all__ = ["Experiment"]
 Method = Literal["frequentist", "bayesian", "sequential"]
 Correction = Literal["holm", "bh", "bonferroni", "none"]
 ALL_SEGMENTS = "all"
-SRM_ALPHA = 0.001
+SRM_ALPHA = SRM_THRESHOLD
+_CUPED_SUFFIX = "__cuped"
 
 
 class Experiment:
@@ -58,6 +62,18 @@ class Experiment:
     days:
         Days the test has run (for "keep testing about N more days"). Default: distinct dates
         for ad-level data, the span of ``entry_time`` for user-level data when present.
+    covariate:
+        Pre-period covariate for CUPED (user-level data only): a column name used for every
+        proportion and mean metric (e.g. ``"pre_converted"`` or ``"pre_revenue"`` from
+        :func:`abtest.aggregate.user_metrics` with ``pre_period_days``), or a mapping
+        ``{metric name: column}``. Those rows are tested with :func:`abtest.stats.cuped_arrays`
+        (the Σx, Σx², Σxy come from the same aggregation query: the metric's numerator over the
+        covariate is a ratio metric whose six sufficient statistics are exactly n, Σy, Σy², Σx,
+        Σx², Σxy); the table gets ``cuped`` (True on adjusted rows), ``cuped_theta`` and
+        ``variance_reduction`` (0 on rows that were not adjusted). Ratio metrics are not
+        adjusted. With ``method="bayesian"`` proportions keep the exact beta-binomial posterior
+        (no CUPED) and means use the normal approximation on the CUPED estimate. Users whose
+        covariate is missing are left out of the adjusted metric (a note says how many).
     """
 
     def __init__(
@@ -78,6 +94,7 @@ class Experiment:
         tuning: float = 5000.0,
         date: str = "date",
         backend: Any = None,
+        covariate: str | Mapping[str, str] | None = None,
     ) -> None:
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
@@ -102,6 +119,33 @@ class Experiment:
         self.tuning = float(tuning)
         self.date = date
         self.backend = backend
+        self._covariate_given = covariate is not None
+        self.covariate = self._check_covariate(covariate)
+
+    def _check_covariate(self, covariate: str | Mapping[str, str] | None) -> dict[str, str]:
+        """Metric name -> covariate column for the proportion / mean metrics to adjust."""
+        if covariate is None:
+            return {}
+        per_unit = [m.name for m in self.metrics if m.kind in ("proportion", "mean")]
+        if isinstance(covariate, str):
+            if not covariate:
+                raise ValueError("covariate must be a column name")
+            return dict.fromkeys(per_unit, covariate)
+        out = {str(k): str(v) for k, v in dict(covariate).items()}
+        names = {m.name: m for m in self.metrics}
+        for k in out:
+            if k not in names:
+                raise ValueError(f"covariate names metric {k!r}, which is not among the metrics "
+                                 f"({', '.join(names)})")
+            if names[k].kind == "ratio":
+                raise ValueError(f"covariate for {k!r}: CUPED applies to per-lead proportion and "
+                                 "mean metrics, not to ratio metrics")
+        return out
+
+    def _cuped_metric(self, m: Metric) -> Metric:
+        """The metric's numerator over its covariate: its sufficient stats are CUPED's inputs."""
+        return Metric(m.name + _CUPED_SUFFIX, m.label, m.numerator_terms,
+                      self.covariate[m.name], "ratio", m.higher_is_better)
 
     def __repr__(self) -> str:
         names = ", ".join(m.name for m in self.metrics)
@@ -111,7 +155,8 @@ class Experiment:
     # ------------------------------------------------------------------------------------------
     def analyze(self) -> ExperimentResults:
         """Aggregate the data and run every test; returns an immutable :class:`ExperimentResults`."""
-        kw = dict(metrics=self.metrics, arm=self.arm, unit=self.unit, date=self.date,
+        cuped = [self._cuped_metric(m) for m in self.metrics if m.name in self.covariate]
+        kw = dict(metrics=[*self.metrics, *cuped], arm=self.arm, unit=self.unit, date=self.date,
                   backend=self.backend)
         pooled = sufficient_stats(self.data, **kw)
         unit = str(pooled["unit"].iloc[0])
@@ -127,10 +172,14 @@ class Experiment:
         segments = [ALL_SEGMENTS] + sorted(set(stats["segment"]) - {ALL_SEGMENTS})
 
         notes: list[str] = []
+        if self._covariate_given and not self.covariate:
+            notes.append("covariate ignored: CUPED adjusts per-lead proportion and mean metrics, "
+                         "and none was requested")
         rows = [self._analyze_metric(stats, m, unit, arms, segments, notes) for m in self.metrics]
         table = pd.concat(rows, ignore_index=True)
         table = self._adjust(table)
-        srm = self._srm(pooled, arms, unit, notes)
+        table = self._verdicts(table)
+        srm = self._srm(arms, unit, notes)
         seg_tests = self._segment_tests(table) if self.segment else None
         days = self._days_run(pooled, arms, unit)
         options = {
@@ -138,6 +187,7 @@ class Experiment:
             "metrics": [m.name for m in self.metrics], "segment": self.segment,
             "alpha": self.alpha, "method": self.method, "correction": self.correction,
             "unit": unit, "days": days, "power": self.power, "tuning": self.tuning,
+            "covariate": dict(self.covariate),
         }
         rec = recommend(table, options=options, srm=srm, segment_tests=seg_tests,
                         metrics=self.metrics)
@@ -160,117 +210,165 @@ class Experiment:
                              f"(arms found: {', '.join(arms)})")
         return [control] + [a for a in arms if a != control]
 
+    @staticmethod
+    def _arrays(stats: pd.DataFrame, name: str, arms: list[str],
+                segments: list[str]) -> dict[str, np.ndarray]:
+        """The six sufficient statistics of one metric as (arms, segments) arrays (0 if absent)."""
+        sub = stats[stats["metric"] == name].set_index(["arm", "segment"])
+        full = pd.MultiIndex.from_product([arms, segments], names=["arm", "segment"])
+        sub = sub.reindex(full)
+        return {c: sub[c].astype("Float64").fillna(0.0).to_numpy(dtype=float).reshape(
+            len(arms), len(segments)) for c in STAT_COLUMNS}
+
+    @staticmethod
+    def _usable(a: dict[str, np.ndarray], analysis: str) -> tuple[np.ndarray, str]:
+        """Cells (arm, segment) that can be tested, and why the others cannot."""
+        if analysis == "proportion":
+            return a["n"] > 0, "no units (zero traffic)"
+        ok = a["n"] >= 2
+        if analysis == "ratio":
+            return ok & (a["den_sum"] > 0), ("fewer than 2 units or a denominator total of 0 "
+                                              "(e.g. no conversions for a cost per conversion)")
+        return ok, "fewer than 2 units (a variance needs at least 2)"
+
     def _analyze_metric(self, stats: pd.DataFrame, m: Metric, unit: str, arms: list[str],
                         segments: list[str], notes: list[str]) -> pd.DataFrame:
         """Tests for one metric: arms on axis 0, segments (pooled first) on axis 1."""
-        sub = stats[stats["metric"] == m.name].set_index(["arm", "segment"])
-        full = pd.MultiIndex.from_product([arms, segments], names=["arm", "segment"])
-        sub = sub.reindex(full)
-        cols = ("n", "num_sum", "num_sum_sq", "den_sum", "den_sum_sq", "cross_sum")
-        a = {c: sub[c].astype("Float64").fillna(0.0).to_numpy(dtype=float).reshape(
-            len(arms), len(segments)) for c in cols}
-        empty = a["n"] <= 0
-        if empty[:, 0].any():
-            who = ", ".join(arms[i] for i in np.flatnonzero(empty[:, 0]))
+        analysis = m.analysis(unit)  # type: ignore[arg-type]
+        a = self._arrays(stats, m.name, arms, segments)
+        use_cuped = m.name in self.covariate
+        if use_cuped and self.method == "bayesian" and analysis == "proportion":
+            use_cuped = False
+            notes.append(f"{m.name}: no CUPED with method='bayesian' (the exact beta-binomial "
+                         "posterior is used)")
+        c = self._arrays(stats, m.name + _CUPED_SUFFIX, arms, segments) if use_cuped else None
+        usable, why = self._usable(a, analysis)
+        if c is not None:
+            ok_c, why_c = self._usable(c, "mean")
+            if usable.all() and not ok_c.all():
+                why = why_c
+            usable = usable & ok_c
+        if a["n"][:, 0].min() <= 0:
+            who = ", ".join(arms[i] for i in np.flatnonzero(a["n"][:, 0] <= 0))
             raise ValueError(f"metric {m.name!r}: arm(s) {who} have no data (zero traffic); "
                              "drop them or wait for traffic")
-        keep = ~empty.any(axis=0)
+        if not usable[:, 0].all():
+            who = ", ".join(arms[i] for i in np.flatnonzero(~usable[:, 0]))
+            raise ValueError(f"metric {m.name!r}: arm(s) {who} cannot be tested: {why}")
+        keep = usable.all(axis=0)
         if not keep.all():
             dropped = [segments[j] for j in np.flatnonzero(~keep)]
-            notes.append(f"{m.name}: segment(s) {', '.join(dropped)} left out (an arm has no "
-                         "units there)")
+            notes.append(f"{m.name}: segment(s) {', '.join(dropped)} left out (an arm there has "
+                         f"{why})")
         segs = [s for s, k in zip(segments, keep, strict=True) if k]
-        a = {c: v[:, keep] for c, v in a.items()}
-        analysis = m.analysis(unit)  # type: ignore[arg-type]
-        freq = self._frequentist(a, analysis)
+        a = {k: v[:, keep] for k, v in a.items()}
+        if c is not None:
+            c = {k: v[:, keep] for k, v in c.items()}
+            lost = int(a["n"][:, 0].sum() - c["n"][:, 0].sum())
+            if lost:
+                notes.append(f"{m.name}: {lost} lead(s) without {self.covariate[m.name]!r} left "
+                             "out of the CUPED comparison")
+        try:
+            cols = self._compare(a, c, analysis, m)
+        except ValueError as exc:
+            raise ValueError(f"metric {m.name!r}: {exc}") from exc
+        return self._tidy(cols, a if c is None else c, a, m, unit, analysis, arms, segs,
+                          cuped=c is not None)
+
+    def _comparison(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
+                    analysis: str) -> tuple[ComparisonResult, str, dict[str, np.ndarray]]:
+        """Fixed-horizon comparison (arms × segments), the test's name and CUPED extras."""
+        if c is not None:
+            out = cuped_arrays(c["n"], c["num_sum"], c["num_sum_sq"], c["den_sum"],
+                               c["den_sum_sq"], c["cross_sum"], alpha=self.alpha)
+            return out.result, "cuped-z", {"cuped_theta": out.theta,
+                                           "variance_reduction": out.variance_reduction}
+        if analysis == "proportion":
+            res = frequentist.proportion_test_arrays(a["num_sum"], a["n"], alpha=self.alpha)
+            return res, "wald-z", {}
+        if analysis == "mean":
+            res = frequentist.mean_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
+                                               alpha=self.alpha)
+            return res, "welch-t", {}
+        res = frequentist.ratio_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"], a["den_sum"],
+                                            a["den_sum_sq"], a["cross_sum"], alpha=self.alpha)
+        return res, "delta-welch-t", {}
+
+    def _compare(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
+                 analysis: str, m: Metric) -> dict[str, np.ndarray]:
+        """Columns for the treatment rows (segment-major, then arm) of one metric."""
+        res, test, extra = self._comparison(a, c, analysis)
+        cols: dict[str, np.ndarray] = {}
         if self.method == "bayesian":
-            res = self._bayesian(a, analysis)
-            if "effect" in res.columns:  # normal approximation: effect is the relative lift
-                res = res.rename(columns={"effect": "rel_lift", "cred_low": "rel_cred_low",
-                                          "cred_high": "rel_cred_high"})
-            res = res[["rel_lift", "rel_cred_low", "rel_cred_high", "prob_beat_control",
-                       "expected_loss", "expected_loss_control"]]
-        elif self.method == "sequential":
-            res = self._sequential(a, analysis)
+            level = 1 - self.alpha
+            if analysis == "proportion":
+                b = bayesian.bayes_proportion(a["num_sum"], a["n"], ci_level=level)
+                post = {k: b[k].to_numpy(dtype=float) for k in
+                        ("rel_lift", "rel_cred_low", "rel_cred_high", "prob_beat_control",
+                         "expected_loss", "expected_loss_control")}
+                test = "beta-binomial"
+            else:
+                s = bayesian.bayes_normal_arrays(res, ci_level=level)
+                post = {"rel_lift": _flat(s.effect), "rel_cred_low": _flat(s.cred_low),
+                        "rel_cred_high": _flat(s.cred_high),
+                        "prob_beat_control": _flat(s.prob_beat_control),
+                        "expected_loss": _flat(s.expected_loss),
+                        "expected_loss_control": _flat(s.expected_loss_control)}
+                test = f"normal ({test})"
+            if not m.higher_is_better:  # "beat" = lower; losses swap with the direction
+                post["prob_beat_control"] = 1.0 - post["prob_beat_control"]
+                post["expected_loss"], post["expected_loss_control"] = (
+                    post["expected_loss_control"], post["expected_loss"])
+            cols.update(post)
+            # frequentist difference and SE kept for planning and heterogeneity (documented)
+            cols["abs_diff"], cols["std_error"] = _flat(res.abs_diff), _flat(res.std_error)
         else:
-            res = freq
-        return self._tidy(res, freq, a, m, unit, analysis, arms, segs)
+            if self.method == "sequential":
+                frame = sequential.always_valid_frame(res, alpha=self.alpha, tuning=self.tuning,
+                                                      method=f"always-valid ({test})")
+            else:
+                frame = frequentist.result_frame(res, method=test, alpha=self.alpha,
+                                                 alternative="two-sided",
+                                                 n_arms=res.p_value.shape[0] + 1,
+                                                 batch_shape=res.p_value.shape[1:])
+            test = str(frame["method"].iloc[0])
+            for k in ("abs_diff", "std_error", "p_value", "abs_ci_low", "abs_ci_high",
+                      "rel_lift", "rel_ci_low", "rel_ci_high", "rel_ci_shape"):
+                cols[k] = frame[k].to_numpy()
+        cols["test"] = np.full(cols["abs_diff"].shape, test, dtype=object)
+        for k, v in extra.items():
+            cols[k] = _flat(v)
+        if self.covariate and not extra:  # documented: 0 where no adjustment was made
+            cols["cuped_theta"] = np.zeros(cols["abs_diff"].shape)
+            cols["variance_reduction"] = np.zeros(cols["abs_diff"].shape)
+        return cols
 
-    def _frequentist(self, a: dict[str, np.ndarray], analysis: str) -> pd.DataFrame:
-        if analysis == "proportion":
-            return frequentist.proportion_test(a["num_sum"], a["n"], alpha=self.alpha)
-        if analysis == "mean":
-            return frequentist.mean_test(a["n"], a["num_sum"], a["num_sum_sq"], alpha=self.alpha)
-        return frequentist.ratio_test(a["n"], a["num_sum"], a["num_sum_sq"], a["den_sum"],
-                                      a["den_sum_sq"], a["cross_sum"], alpha=self.alpha)
+    def _tidy(self, cols: dict[str, np.ndarray], tested: dict[str, np.ndarray],
+              a: dict[str, np.ndarray], m: Metric, unit: str, analysis: str, arms: list[str],
+              segs: list[str], *, cuped: bool) -> pd.DataFrame:
+        """One row per segment × arm (control rows included) for one metric.
 
-    def _bayesian(self, a: dict[str, np.ndarray], analysis: str) -> pd.DataFrame:
-        level = 1 - self.alpha
-        if analysis == "proportion":
-            return bayesian.bayes_proportion(a["num_sum"], a["n"], ci_level=level)
-        if analysis == "mean":
-            return bayesian.bayes_mean(a["n"], a["num_sum"], a["num_sum_sq"], ci_level=level)
-        return bayesian.bayes_ratio(a["n"], a["num_sum"], a["num_sum_sq"], a["den_sum"],
-                                    a["den_sum_sq"], a["cross_sum"], ci_level=level)
-
-    def _sequential(self, a: dict[str, np.ndarray], analysis: str) -> pd.DataFrame:
-        if analysis == "proportion":
-            return sequential.sequential_proportion_test(a["num_sum"], a["n"], alpha=self.alpha,
-                                                         tuning=self.tuning)
-        # each arm's mean and the squared SE of that mean (Welch / delta method), as in `freq`
-        means = a["num_sum"] / a["den_sum"]
-        return sequential.sequential_test(means, self._arm_mean_var(a, analysis), a["n"],
-                                          alpha=self.alpha, tuning=self.tuning)
-
-    @staticmethod
-    def _arm_mean_var(a: dict[str, np.ndarray], analysis: str) -> np.ndarray:
-        """Squared standard error of each arm's mean (Welch) or ratio (delta method)."""
-        n = a["n"]
-        dof = np.maximum(n - 1.0, 1.0)
-        var_x = np.maximum(a["num_sum_sq"] - a["num_sum"] ** 2 / n, 0.0) / dof
-        if analysis == "mean":
-            return var_x / n
-        var_y = np.maximum(a["den_sum_sq"] - a["den_sum"] ** 2 / n, 0.0) / dof
-        cov = (a["cross_sum"] - a["num_sum"] * a["den_sum"] / n) / dof
-        r = a["num_sum"] / a["den_sum"]
-        ybar = a["den_sum"] / n
-        return np.maximum(var_x - 2 * r * cov + r * r * var_y, 0.0) / (ybar * ybar) / n
-
-    def _tidy(self, res: pd.DataFrame, freq: pd.DataFrame, a: dict[str, np.ndarray], m: Metric,
-              unit: str, analysis: str, arms: list[str], segs: list[str]) -> pd.DataFrame:
-        """One row per segment × arm (control rows included) for one metric."""
+        ``n`` is the units in the test (for CUPED: leads with the covariate), ``value`` the
+        arm's unadjusted metric value.
+        """
         k, s = len(arms), len(segs)
-        n = a["n"]
         value = a["num_sum"] / a["den_sum"]
         base = pd.DataFrame({
             "metric": m.name, "metric_label": m.label, "segment": np.repeat(segs, k),
             "arm": np.tile(arms, s), "is_control": np.tile([True] + [False] * (k - 1), s),
             "unit": unit, "analysis": analysis,
             "higher_is_better": m.higher_is_better,
-            "n": n.T.ravel(), "value": value.T.ravel(),
+            "n": tested["n"].T.ravel(), "value": value.T.ravel(),
         })
-        # treatment rows of the stats tables are ordered comparison (segment) then arm
         idx = np.flatnonzero(~base["is_control"].to_numpy())
-        res = res.reset_index(drop=True)
-        keep_cols = [c for c in res.columns
-                     if c not in ("comparison", "arm", "method", "alternative", "alpha",
-                                  "ci_level", "control_n", "treatment_n", "control_mean",
-                                  "treatment_mean", "prior_alpha", "prior_beta", "n_total",
-                                  "statistic", "dof")]
-        for c in keep_cols:
-            numeric = pd.api.types.is_numeric_dtype(res[c]) and not pd.api.types.is_bool_dtype(
-                res[c])
+        for c, v in cols.items():
+            v = np.asarray(v)
+            numeric = v.dtype.kind in "fiu"
             col = pd.Series(pd.NA, index=base.index, dtype="Float64" if numeric else "string")
-            col.iloc[idx] = res[c].to_numpy() if numeric else res[c].astype(str).to_numpy()
+            col.iloc[idx] = v.astype(float) if numeric else v.astype(str)
             base[c] = col
-        if self.method == "bayesian":
-            # frequentist SE kept for planning and heterogeneity (documented)
-            se = pd.Series(pd.NA, index=base.index, dtype="Float64")
-            se.iloc[idx] = freq["std_error"].to_numpy()
-            base["std_error"] = se
-            ad = pd.Series(pd.NA, index=base.index, dtype="Float64")
-            ad.iloc[idx] = (freq["treatment_mean"] - freq["control_mean"]).to_numpy()
-            base["abs_diff"] = ad
+        if self.covariate:
+            base["cuped"] = cuped
         base["method"] = self.method
         return base
 
@@ -278,14 +376,15 @@ class Experiment:
         """Multiple-comparison correction, pooled family and segment family separately."""
         table = table.copy()
         if self.method == "bayesian":
-            table["family"] = pd.array(["none (Bayesian: no p-values)"] * len(table),
-                                       dtype="string")
+            table["family"] = pd.array(
+                ["none (Bayesian: posterior probabilities, no multiplicity adjustment)"]
+                * len(table), dtype="string")
             return table
-        from abtest.stats.checks import adjust_pvalues
-
         table["p_adjusted"] = pd.Series(pd.NA, index=table.index, dtype="Float64")
         table["family"] = pd.Series(pd.NA, index=table.index, dtype="string")
         treated = ~table["is_control"]
+        what = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni",
+                "none": "no correction"}[self.correction]
         for pooled, label in ((True, "arms × metrics"), (False, "arms × metrics × segments")):
             mask = treated & ((table["segment"] == ALL_SEGMENTS) == pooled)
             if not mask.any():
@@ -297,20 +396,55 @@ class Experiment:
                 adj = np.asarray(adjust_pvalues(p, method=self.correction), dtype=float)
             table.loc[mask, "p_adjusted"] = adj
             size = int(mask.sum())
-            table.loc[mask, "family"] = f"{label} ({size} tests, {self.correction})"
+            table.loc[mask, "family"] = f"{label} ({size} tests, {what})"
         table.loc[~treated, "family"] = "control"
         return table
 
-    def _srm(self, pooled: pd.DataFrame, arms: list[str], unit: str,
-             notes: list[str]) -> dict[str, Any]:
+    def _verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``verdict`` per treatment row: ``better`` / ``worse`` / ``inconclusive``.
+
+        Direction follows ``higher_is_better`` (for cost per conversion "better" means lower).
+        Frequentist and sequential rows also get ``significant``: the relative confidence set
+        excludes 0 (:func:`~abtest.stats.frequentist.interval_excludes`, honouring
+        ``rel_ci_shape``) *and* the multiplicity-adjusted p-value is below alpha; the sign of
+        the change gives the direction. Bayesian rows: better when the chance to beat control
+        (direction-aware) is at least 1 − alpha, worse when it is at most alpha.
+        """
+        table = table.copy()
+        treated = ~table["is_control"].to_numpy(dtype=bool)
+        t = table[treated]
+        sign = np.where(t["higher_is_better"].to_numpy(dtype=bool), 1.0, -1.0)
+        if self.method == "bayesian":
+            prob = t["prob_beat_control"].to_numpy(dtype=float)
+            better, worse = prob >= 1 - self.alpha, prob <= self.alpha
+        else:
+            excl = interval_excludes(t["rel_ci_low"].to_numpy(dtype=float),
+                                     t["rel_ci_high"].to_numpy(dtype=float),
+                                     t["rel_ci_shape"].to_numpy(dtype=str))
+            sig = excl & (t["p_adjusted"].to_numpy(dtype=float) < self.alpha)
+            col = pd.Series(pd.NA, index=table.index, dtype="boolean")
+            col.iloc[np.flatnonzero(treated)] = sig
+            table["significant"] = col
+            up = sign * np.sign(t["rel_lift"].to_numpy(dtype=float))
+            better, worse = sig & (up > 0), sig & (up < 0)
+        verdict = pd.Series(pd.NA, index=table.index, dtype="string")
+        verdict.iloc[np.flatnonzero(treated)] = np.where(
+            better, "better", np.where(worse, "worse", "inconclusive"))
+        table["verdict"] = verdict
+        return table
+
+    def _srm(self, arms: list[str], unit: str, notes: list[str]) -> dict[str, Any]:
+        """Chi-square of the units (rows of user-level data) per arm against the planned split."""
         if unit != "user":
             notes.append("sample-ratio check skipped: ad-level daily data has no unit counts "
                          "(every arm has the same days); run it on user-level data")
             return {"checked": False, "p_value": None, "flag": False, "counts": {},
                     "expected_shares": {}}
-        from abtest.stats.checks import srm_test
-
-        counts = pooled.groupby("arm")["n"].max().reindex(arms).to_numpy(dtype=float)
+        table = resolve(self.data, backend=self.backend)
+        per_arm = table.group_by(_arm=table[self.arm].cast("string")).aggregate(
+            _n=table.count()).execute()
+        found = dict(zip(per_arm["_arm"].astype(str), per_arm["_n"].astype(float), strict=True))
+        counts = np.array([found.get(a, 0.0) for a in arms])
         shares = self._shares(arms)
         p = float(srm_test(counts, shares))
         return {"checked": True, "p_value": p, "flag": bool(p < SRM_ALPHA),
@@ -374,3 +508,9 @@ class Experiment:
             return max((hi - lo).total_seconds() / 86400.0, 1.0)
         except Exception:  # duration is a nicety: never fail the analysis over it
             return None
+
+
+def _flat(arr: Any) -> np.ndarray:
+    """(arms − 1, segments) -> treatment rows ordered segment-major, then arm."""
+    a = np.asarray(arr, dtype=float)
+    return a.reshape(a.shape[0], -1).T.reshape(-1)

@@ -19,8 +19,9 @@ from abtest.html import escape_html, frame_html
 __all__ = ["ExperimentResults"]
 
 _DISPLAY = ["metric_label", "segment", "arm", "n", "value", "abs_diff", "rel_lift", "rel_ci_low",
-            "rel_ci_high", "p_value", "p_adjusted", "rel_cred_low", "rel_cred_high",
-            "prob_beat_control", "expected_loss"]
+            "rel_ci_high", "rel_ci_shape", "p_value", "p_adjusted", "rel_cred_low",
+            "rel_cred_high", "prob_beat_control", "expected_loss", "variance_reduction",
+            "verdict"]
 
 
 def _json_value(v: Any) -> Any:
@@ -56,14 +57,36 @@ class ExperimentResults:
     """Read-only results. ``table`` returns a copy, so the results cannot be changed by accident.
 
     Table columns (always): ``metric, metric_label, segment ("all" = pooled), arm, is_control,
-    unit, analysis, higher_is_better, n, value`` (the arm's metric value), ``method``; frequentist
-    and sequential: ``abs_diff, std_error, p_value, abs_ci_low, abs_ci_high, rel_lift, rel_ci_low,
-    rel_ci_high, p_adjusted, family``; Bayesian: ``rel_lift, rel_cred_low, rel_cred_high,
-    prob_beat_control, expected_loss, expected_loss_control`` (beta-binomial for proportions,
-    normal approximation on the relative lift otherwise; expected losses are in rate units for
-    proportions and relative units otherwise) plus the frequentist ``abs_diff, std_error`` used for
-    planning and heterogeneity, and ``family`` saying no p-values are reported. Effect columns are missing (``<NA>``)
-    on control rows by definition — a control is not compared with itself — and never elsewhere.
+    unit, analysis, higher_is_better, n`` (units in the test), ``value`` (the arm's metric value),
+    ``test`` (the statistical test used, e.g. ``wald-z``, ``cuped-z``, ``always-valid
+    (delta-welch-t)``, ``beta-binomial``), ``method``, ``family`` and ``verdict`` (``better`` /
+    ``worse`` / ``inconclusive`` in the metric's direction: for ``higher_is_better=False`` metrics
+    such as cost per conversion, better means lower).
+
+    Frequentist and sequential: ``abs_diff, std_error, p_value, abs_ci_low, abs_ci_high,
+    rel_lift, rel_ci_low, rel_ci_high, rel_ci_shape, p_adjusted, significant``. Every relative
+    set is Fieller's (:func:`abtest.stats.fieller_interval`): ``rel_ci_shape`` is ``"interval"``
+    (``[rel_ci_low, rel_ci_high]``, ends possibly infinite) or ``"complement"`` (everything
+    outside ``(rel_ci_low, rel_ci_high)``); test exclusion with
+    :func:`abtest.stats.interval_excludes`, never with ``low > 0``. Intervals are unadjusted;
+    ``significant`` = the relative set excludes 0 and ``p_adjusted`` < alpha (the family and
+    correction are named in ``family``).
+
+    Bayesian: ``rel_lift, rel_cred_low, rel_cred_high, prob_beat_control, expected_loss,
+    expected_loss_control`` (beta-binomial for proportions, normal approximation on the relative
+    lift for means and ratios; expected losses in rate units for proportions and relative units
+    otherwise). ``prob_beat_control`` is the posterior probability that the arm is *better* than
+    control in the metric's direction, and ``expected_loss`` the expected loss of shipping the
+    arm in that direction. The frequentist ``abs_diff, std_error`` are kept for planning and the
+    heterogeneity test; there are no p-values.
+
+    With ``covariate`` (CUPED): ``cuped`` (True on adjusted rows), ``cuped_theta`` and
+    ``variance_reduction`` (1 − adjusted/unadjusted variance of the comparison; 0 on treatment
+    rows that were not adjusted).
+
+    Effect columns are missing (``<NA>``) on control rows by definition — a control is not
+    compared with itself — and never NaN elsewhere; infinite relative values are documented
+    limits (zero control conversions), serialised as ``"inf"``/``"-inf"``.
     """
 
     __slots__ = ("_notes", "_options", "_rec", "_seg", "_srm", "_table", "_text")

@@ -2,8 +2,9 @@
 
 Recommendations are about the *primary* metric (the first one listed), on the pooled rows:
 
-* ``"ship B"``: B is better than control and significant after correction (Bayesian: chance to be
-  better >= 1 − alpha);
+* ``"ship B"``: B's ``verdict`` is "better": its relative confidence set excludes 0
+  (``interval_excludes``, honouring ``rel_ci_shape``) with adjusted p < alpha, in the metric's
+  direction (lower is better for costs); Bayesian: chance to be better >= 1 − alpha;
 * ``"keep A"``: every other arm is significantly worse;
 * ``"keep testing about N more days"``: the observed effect would become detectable (power
   ``power``, two-sided ``alpha``) after about N more days at the current daily traffic. With
@@ -58,26 +59,44 @@ def _pct(v: float) -> str:
     return f"{v:+.1%}" if np.isfinite(v) else ("+∞" if v > 0 else "−∞")
 
 
-def _better(row: pd.Series, method: str, alpha: float, sign: float) -> tuple[bool, bool]:
-    """(significantly better, significantly worse) for one treatment row."""
-    if method == "bayesian":
-        p_up = float(row["prob_beat_control"])
-        p_better = p_up if sign > 0 else 1.0 - p_up
-        return p_better >= 1.0 - alpha, p_better <= alpha
-    p = float(row["p_adjusted"])
-    d = sign * float(row["abs_diff"])
-    return p < alpha and d > 0, p < alpha and d < 0
+def _better(row: pd.Series) -> tuple[bool, bool]:
+    """(better, worse) for one treatment row, from the table's direction-aware ``verdict``."""
+    verdict = str(row["verdict"])
+    return verdict == "better", verdict == "worse"
+
+
+def _adjusted(row: pd.Series) -> str:
+    """``" CUPED-adjusted"`` when the row's estimate is regression-adjusted (differs from values)."""
+    return " CUPED-adjusted" if bool(row.get("cuped", False)) else ""
+
+
+def _rel_set(row: pd.Series) -> str:
+    """The relative confidence set in words, honouring ``rel_ci_shape`` (Fieller)."""
+    lo, hi = float(row["rel_ci_low"]), float(row["rel_ci_high"])
+    if str(row.get("rel_ci_shape", "interval")) == "complement":
+        return (f"below {_pct(lo)} or above {_pct(hi)} (the control value is too uncertain "
+                "for a bounded interval)")
+    if np.isinf(lo) and np.isinf(hi) and lo < 0 < hi:
+        return "unbounded (the control value is too uncertain to bound the lift)"
+    return f"{_pct(lo)} to {_pct(hi)}"
 
 
 def _evidence(row: pd.Series, method: str, alpha: float) -> str:
     level = f"{1 - alpha:.0%}"
     if method == "bayesian":
-        return (f"chance to beat control {float(row['prob_beat_control']):.1%} "
-                f"(a probability, not a p-value)")
-    lo, hi = float(row["rel_ci_low"]), float(row["rel_ci_high"])
+        return (f"chance to be better than control {float(row['prob_beat_control']):.1%}, "
+                f"{level} credible interval for the lift {_pct(float(row['rel_cred_low']))} to "
+                f"{_pct(float(row['rel_cred_high']))}")
     kind = "always-valid " if method == "sequential" else ""
-    return (f"{level} {kind}CI for the lift {_pct(lo)} to {_pct(hi)}, "
-            f"adjusted p = {float(row['p_adjusted']):.3g}")
+    return (f"{level} {kind}confidence interval for the lift {_rel_set(row)}, "
+            f"p = {float(row['p_adjusted']):.3g} after {_family_method(row)}")
+
+
+def _family_method(row: pd.Series) -> str:
+    fam = str(row.get("family", ""))
+    inside = fam[fam.rfind("(") + 1:fam.rfind(")")] if "(" in fam else ""
+    how = inside.split(", ")[-1] if inside else "correction"
+    return "no correction" if how == "no correction" else f"{how} correction"
 
 
 def _plan(row: pd.Series, alpha: float, power: float) -> tuple[float, float, float]:
@@ -120,7 +139,7 @@ def recommend(
 
     better, worse = [], []
     for _, r in rows.iterrows():
-        b, w = _better(r, method, alpha, sign)
+        b, w = _better(r)
         if b:
             better.append(r)
         elif w:
@@ -132,7 +151,8 @@ def recommend(
         lines.append(
             f"{best['arm']} beats {control} on {primary.label} ({direction} is better): "
             f"{_fmt(primary, float(best['value']))} vs {_fmt(primary, ctl_value)}, "
-            f"a {_pct(float(best['rel_lift']))} change ({_evidence(best, method, alpha)})."
+            f"a {_pct(float(best['rel_lift']))}{_adjusted(best)} change "
+            f"({_evidence(best, method, alpha)})."
         )
     elif len(worse) == len(rows):
         rec = f"keep {control}"
@@ -171,20 +191,31 @@ def recommend(
         if method == "sequential":
             lines.append("(Durations use the fixed-horizon formula; always-valid intervals "
                          "need somewhat more data.)")
+    lines.append(_cuped_line(rows, options))
     lines.append(_others(table, metrics, method, alpha))
     lines.extend(_segment_lines(segment_tests, alpha))
     return Recommendation(rec, " ".join(x for x in lines if x))
+
+
+def _cuped_line(rows: pd.DataFrame, options: dict[str, Any]) -> str:
+    """Say that the primary metric was CUPED-adjusted and by how much the variance fell."""
+    if "cuped" not in rows.columns or rows.empty or not bool(rows["cuped"].iloc[0]):
+        return ""
+    col = options.get("covariate", {}).get(str(rows["metric"].iloc[0]), "the pre-period")
+    vr = ", ".join(f"{r['arm']} {float(r['variance_reduction']):.0%}"
+                   for _, r in rows.iterrows())
+    return (f"Adjusted for the pre-period covariate {col!s} (CUPED): variance of the "
+            f"comparison reduced by {vr}.")
 
 
 def _others(table: pd.DataFrame, metrics: Sequence[Metric], method: str, alpha: float) -> str:
     """One clause per secondary metric with a significant pooled change."""
     parts = []
     for m in metrics[1:]:
-        sign = 1.0 if m.higher_is_better else -1.0
         rows = table[(table["segment"] == "all") & (table["metric"] == m.name)
                      & ~table["is_control"]]
         for _, r in rows.iterrows():
-            b, w = _better(r, method, alpha, sign)
+            b, w = _better(r)
             if b or w:
                 parts.append(f"{m.label}: {r['arm']} {'better' if b else 'worse'} "
                              f"({_pct(float(r['rel_lift']))})")

@@ -1,6 +1,9 @@
 """Write and read canonical tables (parquet or CSV) with their dtypes intact.
 
-Parquet keeps pandas dtypes through Arrow metadata. CSV has no types, so :func:`read_table`
+Parquet keeps pandas dtypes through Arrow metadata; its timestamps are stored as microseconds
+(``timestamp[us, tz=UTC]``), the precision Spark and the warehouses read — nanosecond parquet
+timestamps are refused by Spark. A value with sub-microsecond digits raises a :class:`DataError`
+instead of being truncated (see ``abtest.schema``). CSV has no types, so :func:`read_table`
 re-applies the canonical schema: IDs stay strings (never floats), counts are ``Int64`` with NA,
 money ``Float64`` (written with full ``repr`` precision so it reads back bit-exact), timestamps UTC
 in ISO 8601 with nanoseconds. Missing values are empty cells, so an empty string in a text column
@@ -29,12 +32,34 @@ def _guess(columns: list[str]) -> Table:
                     "assignments columns", found=columns[:12])
 
 
+def _check_microseconds(frame: pd.DataFrame, path: Path) -> None:
+    """Raise a DataError naming the first value parquet's microsecond timestamps cannot hold."""
+    for col in frame.columns:
+        s = frame[col]
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+            continue
+        lost = (s.notna() & (s.dt.nanosecond != 0)).to_numpy(dtype=bool)
+        if lost.any():
+            first = int(lost.argmax())
+            raise DataError(
+                "parquet stores timestamps in microseconds; this value has nanoseconds",
+                file=path,
+                row=first + 2,
+                column=str(col),
+                expected="timestamps with at most microsecond precision (or write .csv)",
+                found=str(s.iloc[first]),
+            )
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a canonical table to ``.parquet`` or ``.csv`` (chosen by the suffix)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        _check_microseconds(frame, path)
+        # allow_truncated_timestamps=False: pyarrow raises rather than drop digits silently
+        frame.to_parquet(path, index=False, coerce_timestamps="us",
+                         allow_truncated_timestamps=False)
     elif suffix == ".csv":
         out = frame.copy()
         for col in out.columns:

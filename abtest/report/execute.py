@@ -19,16 +19,10 @@ import atexit
 import contextlib
 import logging
 import os
-import select
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -59,53 +53,36 @@ class WatchedKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(_ZYGOTE.wrap(kernel_cmd), **kw)
 
 
-class _Zygote:
-    """This worker's pre-imported kernel forker (zygote.py), or nothing."""
+class _ZygoteClient:
+    """Where this worker's kernels are forked from (zygote.py), when the runner started one."""
 
     def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
         self.socket: str | None = None
         self.ready: bool | None = None
 
-    def start(self, modules: Sequence[str]) -> None:
-        if os.name != "posix" or not hasattr(socket, "send_fds"):
-            return
-        folder = tempfile.mkdtemp(prefix="abtest-zygote-")
-        self.socket = os.path.join(folder, "zygote.sock")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
-        )
-        atexit.register(self.stop)
-
-    def wait_ready(self, timeout: float = 120.0) -> bool:
-        if self.ready is None:
-            self.ready = False
-            if self.proc is not None and self.proc.stdout is not None:
-                readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
-                self.ready = bool(readable) and self.proc.stdout.readline().strip() == b"ready"
-        return self.ready
+    def wait_ready(self, timeout: float = 180.0) -> bool:
+        """Wait for the zygote's socket (it appears once the preload is done)."""
+        if self.ready is None and self.socket:
+            folder = os.path.dirname(self.socket)
+            deadline = time.monotonic() + timeout
+            while not os.path.exists(self.socket) and time.monotonic() < deadline:
+                if os.path.exists(os.path.join(folder, "failed")) or not os.path.isdir(folder):
+                    break
+                time.sleep(0.05)
+            self.ready = os.path.exists(self.socket)
+        return bool(self.ready)
 
     def wrap(self, cmd: list[str]) -> list[str]:
         """Route a standard ipykernel command through the zygote when it is usable."""
         standard = len(cmd) > 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", "ipykernel_launcher"]
-        if not standard or self.proc is None or self.proc.poll() is not None or not self.wait_ready():
+        if not standard or not self.wait_ready():
             return cmd
         from abtest.report.zygote import LAUNCHER
 
         return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(self.socket), *cmd[3:]]
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)
-        if self.socket:
-            shutil.rmtree(os.path.dirname(self.socket), ignore_errors=True)
 
-
-_ZYGOTE = _Zygote()
+_ZYGOTE = _ZygoteClient()
 
 
 @dataclass(frozen=True)
@@ -155,9 +132,9 @@ def kernel_config() -> Any:
     return cfg
 
 
-def init_worker(preload: Sequence[str] | None = None) -> None:
+def init_worker(zygote_socket: str | None = None) -> None:
     """Process-pool initializer: quiet loggers, one BLAS thread per kernel, no MPLBACKEND, and
-    (when ``preload`` lists modules) a zygote that forks kernels with those modules imported.
+    the socket of the runner's kernel zygote (zygote.py), if any.
 
     MPLBACKEND is removed rather than set: kernels inherit the worker's environment, and an
     exported ``MPLBACKEND=Agg`` stops ipykernel's inline backend from capturing any figure.
@@ -170,10 +147,19 @@ def init_worker(preload: Sequence[str] | None = None) -> None:
     # them itself, in one line per report.
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
-    if preload:
-        _ZYGOTE.start(preload)
+    _ZYGOTE.socket = zygote_socket
+    # At worker exit, skip the interpreter's slow teardown (module finalisers, lingering zmq
+    # contexts: ~2 s per worker); results have been sent by then.
+    atexit.register(_fast_exit)
     import nbconvert  # noqa: F401  (warm the import once per worker)
     import papermill  # noqa: F401
+
+
+def _fast_exit() -> None:
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
 
 
 def _kill_kernels() -> None:

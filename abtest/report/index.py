@@ -68,9 +68,12 @@ def _href(filename: str) -> str:
 
 def _row(result: Mapping[str, Any]) -> str:
     status = "ok" if result.get("status") == "ok" else "failed"
-    name = _e(result.get("report"))
+    name = _e(result.get("title") or result.get("report"))
     html_file = result.get("html")
     title_cell = f'<a href="{_href(html_file)}">{name}</a>' if html_file else name
+    if result.get("title") and result.get("title") != result.get("report"):
+        title_cell += f'<br><small class="report-name">{_e(result.get("report"))}</small>'
+
     links = []
     if result.get("notebook"):
         label = "partial notebook" if status == "failed" else "notebook"

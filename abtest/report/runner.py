@@ -33,7 +33,7 @@ from abtest.report.sidecar import (
     atomic_write_text,
     to_jsonable,
 )
-from abtest.report.zygote import DEFAULT_PRELOAD
+from abtest.report.zygote import DEFAULT_PRELOAD, Zygote
 
 __all__ = ["DEFAULT_CELL_TIMEOUT", "BatchResult", "available_cores", "run_plan"]
 
@@ -216,11 +216,12 @@ def run_plan(
 
     records: dict[str, dict] = {}
     modules = tuple(DEFAULT_PRELOAD if preload is True else (preload or ()))
+    zygote = Zygote(modules) if modules and Zygote.available() else None
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=mp.get_context("spawn"),
         initializer=init_worker,
-        initargs=(modules,),
+        initargs=(zygote.socket if zygote else None,),
     )
     futures: dict[Future, ReportTask] = {}
     try:
@@ -257,6 +258,8 @@ def run_plan(
             _kill_pool(pool)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if zygote is not None:
+            zygote.stop()
         shutil.rmtree(staging, ignore_errors=True)
 
     ordered = tuple(records[t.stem] for t in tasks)

@@ -8,7 +8,8 @@ the imports are shared copy-on-write (the idea behind Android's zygote and gunic
 jupyter_client still sees an ordinary child process: the kernel command is replaced by a tiny
 launcher (:data:`LAUNCHER`, ``python -I -S``, ~20 ms) that asks the zygote over a private Unix
 socket to fork a kernel with the launcher's argv, cwd, environment and stdio, forwards signals
-(SIGINT interrupts, SIGTERM) to it and exits with the kernel's exit status. When the launcher dies
+(SIGINT interrupts, SIGTERM) to it and exits with the kernel's exit status; if the zygote
+cannot serve, the launcher execs the ordinary ``python -m ipykernel_launcher`` instead. When the launcher dies
 (even by SIGKILL) the zygote kills the kernel; when the worker dies the zygote exits.
 
 Safety rules for forking: the zygote is single-threaded (checked before each fork; BLAS pools
@@ -31,7 +32,7 @@ import struct
 import sys
 from collections.abc import Sequence
 
-__all__ = ["DEFAULT_PRELOAD", "LAUNCHER", "serve"]
+__all__ = ["DEFAULT_PRELOAD", "LAUNCHER", "Zygote", "serve"]
 
 #: Modules imported once per worker; missing ones are skipped.
 DEFAULT_PRELOAD = (
@@ -49,13 +50,16 @@ _INLINE = "module://matplotlib_inline.backend_inline"
 #: Source of the launcher run as ``python -I -S -c LAUNCHER SOCKET ARGS...``.
 LAUNCHER = r"""
 import json, os, signal, socket, struct, sys
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.connect(sys.argv[1])
-req = json.dumps({"argv": sys.argv[2:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-socket.send_fds(sock, [struct.pack("!I", len(req))], [0, 1, 2])
-sock.sendall(req)
-reply = sock.makefile("rb")
-pid = int(reply.readline())
+try:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(sys.argv[1])
+    req = json.dumps({"argv": sys.argv[2:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+    socket.send_fds(sock, [struct.pack("!I", len(req))], [0, 1, 2])
+    sock.sendall(req)
+    reply = sock.makefile("rb")
+    pid = int(reply.readline())
+except (OSError, ValueError):  # zygote gone or refused: become an ordinary kernel instead
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *sys.argv[2:]])
 def forward(sig, frame):
     try:
         os.kill(pid, sig)
@@ -66,7 +70,10 @@ for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal
 line = reply.readline().strip()
 code = int(line) if line else 1
 if code < 0:
-    signal.signal(-code, signal.SIG_DFL)
+    try:
+        signal.signal(-code, signal.SIG_DFL)
+    except (OSError, ValueError):
+        pass
     os.kill(os.getpid(), -code)
 sys.exit(code)
 """
@@ -127,7 +134,7 @@ def _become_kernel(request: dict, fds: list[int], keep: Sequence[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.path[0] = request["cwd"]
+        del sys.path[0]  # the zygote's own entry; ipykernel_launcher drops it the same way
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # fresh entropy: no shared unseeded stream
         sys.argv = ["ipykernel_launcher", *request["argv"]]
@@ -157,16 +164,16 @@ def serve(path: str, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
     _preload(modules)
     parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
+    server.bind(path + ".tmp")
     server.listen(16)
+    os.rename(path + ".tmp", path)  # appears only once it accepts connections
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # runs the finally below
     kernels: dict[socket.socket, int] = {}
-    print("ready", flush=True)
     try:
         while os.getppid() == parent:
             ready, _, _ = select.select([server, wake_r, *kernels], [], [], 1.0)
@@ -216,5 +223,54 @@ def serve(path: str, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
             os.unlink(path)
 
 
+class Zygote:
+    """Handle on a zygote process started by the runner (kernels are forked from it)."""
+
+    def __init__(self, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
+        import subprocess
+        import tempfile
+
+        self.folder = tempfile.mkdtemp(prefix="abtest-zygote-")  # private (0700)
+        self.socket = os.path.join(self.folder, "zygote.sock")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
+            stdin=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def available() -> bool:
+        """Forking kernels needs POSIX fork and fd passing over Unix sockets."""
+        return os.name == "posix" and hasattr(socket, "send_fds") and hasattr(os, "fork")
+
+    def stop(self) -> None:
+        """Terminate the zygote (it kills any kernel still running) and remove its folder."""
+        import shutil
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _main(argv: Sequence[str]) -> None:
+    modules = argv[1].split(",") if len(argv) > 1 and argv[1] else DEFAULT_PRELOAD
+    try:
+        serve(argv[0], modules)
+    except BaseException:
+        with contextlib.suppress(OSError):  # tell workers to start kernels the normal way
+            open(os.path.join(os.path.dirname(argv[0]), "failed"), "w").close()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(0)  # skip tearing down the preloaded modules
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else DEFAULT_PRELOAD)
+    _main(sys.argv[1:])

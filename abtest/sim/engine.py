@@ -91,22 +91,9 @@ class BlockResult:
         return self.conv_day.shape[0]
 
 
-def _poisson_inv(u: np.ndarray, m: np.ndarray, p0: np.ndarray) -> np.ndarray:
-    """Inverse-CDF Poisson draws for ``u > p0 = exp(-m)`` (so every result is >= 1)."""
-    x = np.ones(u.shape[0], np.int32)
-    pk = p0 * m  # P(X = 1)
-    cdf = p0 + pk
-    k = 1
-    todo = np.flatnonzero(u > cdf)
-    while todo.size:
-        k += 1
-        pk = pk * m / k
-        cdf = cdf + pk
-        x[todo] += 1
-        todo = todo[u[todo] > cdf[todo]]
-        if k > 1000:  # float round-off in the far tail: u above the representable CDF
-            break
-    return x
+CHUNK = 1 << 15  # leads per cache-resident chunk; also the layout of the per-day random streams
+_TWO32 = 2.0**32
+_UMAX = np.uint32(0xFFFFFFFF)
 
 
 def _binom_inv(v: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -127,6 +114,63 @@ def _binom_inv(v: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+_GATES = 6  # Poisson CDF levels P(X <= k), k < _GATES, kept as 32-bit integer gates per lead
+
+
+def _poisson_gates(m: np.ndarray) -> list[np.ndarray]:
+    """``floor(2**32 P(X <= k))`` for ``X ~ Poisson(m)``, k = 0.._GATES-1 (uint32, clipped)."""
+    pk = np.exp(-m)
+    cdf = pk.copy()
+    gates = []
+    for k in range(_GATES):
+        if k:
+            pk = pk * m / k
+            cdf = cdf + pk
+        gates.append(np.minimum(np.floor(cdf * _TWO32), _TWO32 - 1).astype(np.uint32))
+    return gates
+
+
+def _poisson_tail(u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Inverse-CDF Poisson draws for uniforms ``u > P(X < _GATES)`` (every result >= _GATES).
+
+    The CDF is tabulated in one shot up to ``k_max`` (beyond any 32-bit uniform), laid out
+    (k, draw) so the running products and sums are contiguous row operations."""
+    mx = float(m.max())
+    k_max = int(mx + 12.0 * math.sqrt(mx) + 25.0)
+    pk = np.empty((k_max + 1, m.size))
+    pk[0] = np.exp(-m)
+    pk[1:] = m[None, :] / np.arange(1, k_max + 1, dtype=np.float64)[:, None]
+    np.cumprod(pk, axis=0, out=pk)
+    np.cumsum(pk, axis=0, out=pk)
+    return (u[None, :] > pk).sum(axis=0, dtype=np.int32)
+
+
+def _organic_path(seg: SegmentParams, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Intent ``h0 rho**t`` and cumulative hazard of a lead never exposed (float32, same rounding
+    as the per-lead arrays, so ad-free days can be skipped without changing any result)."""
+    rho, h0, floor = F32(seg.rho), F32(seg.h0), F32(seg.h_floor)
+    intent = np.empty(horizon, F32)
+    cum = np.empty(horizon, F32)
+    i, c = h0, F32(0.0)
+    for t in range(horizon):
+        if t:
+            i = F32(i * rho)
+        c = F32(c + F32(i + floor))
+        intent[t], cum[t] = i, c
+    return intent, cum
+
+
+@dataclass
+class _Out:
+    conv_day: np.ndarray
+    click_at_conv: np.ndarray
+    imp_at_conv: np.ndarray
+    hidden: np.ndarray
+    impressions: np.ndarray
+    clicks: np.ndarray
+    rec: list[tuple[np.ndarray, ...]]
+
+
 def run_block(
     seg: SegmentParams,
     policy: RetargetingPolicy,
@@ -139,142 +183,233 @@ def run_block(
     arm: ArmSpec | None = None,
     record_exposures: bool = False,
 ) -> BlockResult:
-    """Simulate ``leads`` of segment ``seg`` under ``policy`` for ``horizon_days`` days each."""
+    """Simulate ``leads`` of segment ``seg`` under ``policy`` for ``horizon_days`` days each.
+
+    Leads are processed in cache-sized chunks of ``CHUNK``; within a chunk the loop runs over days.
+    Days before the first possible impression share one scalar hazard path (conversions there are
+    a ``searchsorted``). Per lead-day randomness is one 64-bit word from the chunk's PCG64 stream
+    at position ``day * chunk_size`` (32 bits for the exposure count, 32 for clicks), whatever the
+    policy: common random numbers. Hiding uses a per-lead Exp(1) threshold on the cumulative hide
+    hazard ``-x log(1 - p_hide)``, which gives the same daily probability ``1 - (1 - p)**x``.
+    """
     n = leads.n
     arm = arm or ArmSpec("arm", policy)
-    lift_l = F32(seg.lift_multiplicative * arm.lift_multiplier)
-    lift_a = F32(seg.lift_additive * arm.lift_multiplier)
     cpm = seg.cpm * arm.cpm_multiplier
     rate = policy.daily_rate(cpm)
-    start, end = policy.start_day(sim.audience_lag_days), policy.end_day()
-    ads = policy.retarget and rate > 0 and start < min(end, horizon_days)
-    rho, theta, phi = F32(seg.rho), F32(seg.adstock_theta), F32(seg.fatigue_phi)
-    h0, floor, hill_k = F32(seg.h0), F32(seg.h_floor), F32(seg.hill_k)
-
-    remaining = leads.threshold.copy()  # E/z - H; +inf once converted
-    intent = np.full(n, h0, F32)  # h0 * rho**r
-    adstock = np.zeros(n, F32)
-    fatigue = np.zeros(n, F32)
-    tmp1 = np.empty(n, F32)
-    tmp2 = np.empty(n, F32)
-    conv_day = np.full(n, -1, np.int16)
-    click_at_conv = np.full(n, -1, np.int16)
-    imp_at_conv = np.full(n, -1, np.int16)
-    last_click = np.full(n, -1, np.int16)
-    last_imp = np.full(n, -1, np.int16)
-    hidden = np.zeros(n, bool)
-    imps_total = np.zeros(n, np.int32)
-    clicks_total = np.zeros(n, np.int32)
-    nw = leads.n_weary
-    cap = policy.frequency_cap if ads else None
-    if cap is not None:
-        week = np.zeros(n, np.int16)
-        ring = np.zeros((policy.cap_days, n), np.int8)
-    if ads:
-        m = (leads.activity * F32(rate)).astype(F32)
-        p0 = np.exp(-m)
-    ad_state = False
-    cost = 0.0
-    rec: list[tuple[np.ndarray, ...]] = []
-    hide_p = seg.hide_rate * arm.hide_multiplier
-
-    for t in range(horizon_days):
-        if t:
-            intent *= rho
-        active = ads and start <= t < end
-        if ad_state:
-            adstock *= theta
-            fatigue *= phi
-        if cap is not None:
-            week -= ring[t % policy.cap_days]
-            ring[t % policy.cap_days] = 0
-        if active:
-            creative, age, new_creative = policy.creative_on(t, start)
-            if new_creative and t > start:
-                fatigue *= F32(sim.creative_fatigue_carry)
-            day_rng = _rng(seed, key, 1, t)
-            u = day_rng.random(n, dtype=F32)
-            v_click = day_rng.random(n, dtype=F32)
-            v_hide = day_rng.random(n, dtype=F32)
-            if policy.delivery == "fixed":
-                cand = np.arange(n) if rate >= 1 else np.empty(0, np.intp)
-            else:
-                cand = np.flatnonzero(u > p0)
-            ok = ~hidden[cand] & ((t - np.maximum(last_click[cand], 0)) < policy.lookback_days)
-            cd = conv_day[cand]
-            ok &= (cd < 0) | (t - cd < sim.exclusion_lag_days)
-            cand = cand[ok]
-            if policy.delivery == "fixed":
-                x = np.full(cand.size, int(rate), np.int32)
-            else:
-                x = _poisson_inv(u[cand], m[cand], p0[cand])
-            if cap is not None:
-                x = np.minimum(x, cap - week[cand])
-                keep = x > 0
-                cand, x = cand[keep], x[keep]
-                week[cand] += x.astype(np.int16)
-                ring[t % policy.cap_days, cand] = np.minimum(x, 127)
-            if cand.size:
-                ad_state = True
-                xf = x.astype(F32)
-                q = np.exp(-F32(seg.fatigue_delta) * fatigue[cand])
-                adstock[cand] += q * xf
-                fatigue[cand] += xf
-                p_click = seg.ctr * arm.ctr_multiplier * q * math.exp(-age / seg.creative_tau_days)
-                clicks = _binom_inv(v_click[cand], x, np.minimum(p_click, 1.0))
-                if hide_p > 0:
-                    ph = np.full(cand.size, hide_p, F32)
-                    if nw:
-                        tired = (cand < nw) & (fatigue[cand] > seg.weary_threshold)
-                        ph[tired] *= seg.weary_hide_multiplier
-                    hide_day = 1.0 - (1.0 - np.minimum(ph, 1.0)) ** xf
-                    hidden[cand[v_hide[cand] < hide_day]] = True
-                clicked = cand[clicks > 0]
-                last_click[clicked] = t
-                if seg.click_resets_intent:
-                    intent[clicked] = h0
-                last_imp[cand] = t
-                imps_total[cand] += x
-                clicks_total[cand] += clicks
-                cost += float(x.sum()) * cpm / 1000.0
-                if record_exposures:
-                    rec.append((cand.astype(np.int64), np.full(cand.size, t, np.int16), x,
-                                clicks, np.full(cand.size, creative, np.int16)))
-        # hazard: (intent + floor) * (1 + L S) + a S, times weariness penalty
-        np.add(intent, floor, out=tmp1)
-        if ad_state:
-            if seg.hill_n == 1:
-                np.add(adstock, hill_k, out=tmp2)
-                np.divide(adstock, tmp2, out=tmp2)
-            else:
-                an = np.power(adstock, F32(seg.hill_n))
-                np.divide(an, an + F32(hill_k ** seg.hill_n), out=tmp2)
-            if lift_a:
-                s_add = tmp2 * lift_a
-            tmp2 *= lift_l
-            tmp2 += F32(1.0)
-            tmp1 *= tmp2
-            if lift_a:
-                tmp1 += s_add
-            if nw and seg.weary_eta > 0:
-                over = np.flatnonzero(fatigue[:nw] > seg.weary_threshold)
-                if over.size:
-                    pen = np.exp(-F32(seg.weary_eta) * (fatigue[over] - F32(seg.weary_threshold)))
-                    tmp1[over] *= pen
-        remaining -= tmp1
-        new = np.flatnonzero(remaining <= 0)
-        if new.size:
-            conv_day[new] = t
-            click_at_conv[new] = last_click[new]
-            imp_at_conv[new] = last_imp[new]
-            remaining[new] = np.inf
+    start, stop = policy.start_day(sim.audience_lag_days), min(policy.end_day(), horizon_days)
+    ads = policy.retarget and rate > 0 and start < stop
+    out = _Out(np.full(n, -1, np.int16), np.full(n, -1, np.int16), np.full(n, -1, np.int16),
+               np.zeros(n, bool), np.zeros(n, np.int32), np.zeros(n, np.int32), [])
+    organic = _organic_path(seg, horizon_days)
+    first = start if ads else horizon_days  # every day before `first` is ad-free for every lead
+    for ci, lo in enumerate(range(0, n, CHUNK)):
+        _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days, organic,
+                   out, lo, min(lo + CHUNK, n), seed, (*key, ci), record_exposures)
 
     exposures = None
     if record_exposures:
-        if rec:
-            exposures = tuple(np.concatenate(cols) for cols in zip(*rec, strict=True))
+        if out.rec:
+            cols = [np.concatenate(c) for c in zip(*out.rec, strict=True)]
+            order = np.lexsort((cols[0], cols[1]))  # by day, then lead (as a daily log)
+            exposures = tuple(c[order] for c in cols)
         else:
             exposures = (np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int32),
                          np.empty(0, np.int32), np.empty(0, np.int16))
-    return BlockResult(conv_day, click_at_conv, imp_at_conv, hidden, imps_total, clicks_total,
-                       cost, exposures)
+    cost = float(out.impressions.sum(dtype=np.int64)) * cpm / 1000.0
+    return BlockResult(out.conv_day, out.click_at_conv, out.imp_at_conv, out.hidden,
+                       out.impressions, out.clicks, cost, exposures)
+
+
+def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, organic, out,
+               lo, hi, seed, key, record) -> None:
+    nc = hi - lo
+    intent_s, cum_s = organic
+    thr = leads.threshold[lo:hi].copy()  # convert when cum >= thr; +inf once converted
+    conv = out.conv_day[lo:hi]
+    if first > 0:  # shared ad-free prefix
+        d = np.searchsorted(cum_s[:first], thr, side="left")
+        pre = np.flatnonzero(d < first)
+        conv[pre] = d[pre]
+        thr[pre] = np.inf
+    if first >= horizon:
+        return
+
+    rho, theta, phi = F32(seg.rho), F32(seg.adstock_theta), F32(seg.fatigue_phi)
+    h0, floor, hill_k = F32(seg.h0), F32(seg.h_floor), F32(seg.hill_k)
+    lift_l = F32(seg.lift_multiplicative * arm.lift_multiplier)
+    lift_a = F32(seg.lift_additive * arm.lift_multiplier)
+    hill_n, delta = seg.hill_n, F32(seg.fatigue_delta)
+    f_star, eta = F32(seg.weary_threshold), F32(seg.weary_eta)
+    nw = int(np.clip(leads.n_weary - lo, 0, nc))
+    fixed = policy.delivery == "fixed"
+    cap = policy.frequency_cap
+    lookback = policy.lookback_days
+    lag = max(sim.exclusion_lag_days, 1)
+    hide_p = min(seg.hide_rate * arm.hide_multiplier, 1.0)
+    hide_c0 = -math.log1p(-hide_p) if hide_p < 1 else math.inf
+    hide_pw = min(hide_p * seg.weary_hide_multiplier, 1.0)
+    hide_c1 = -math.log1p(-hide_pw) if hide_pw < 1 else math.inf
+    ctr = seg.ctr * arm.ctr_multiplier
+
+    intent = np.full(nc, intent_s[first - 1] if first else h0, F32)
+    cum = np.full(nc, cum_s[first - 1] if first else 0.0, F32)
+    adstock = np.zeros(nc, F32)
+    fatigue = np.zeros(nc, F32)
+    h = np.empty(nc, F32)
+    s = np.empty(nc, F32)
+    g = np.empty(nc, F32)
+    hit = np.empty(nc, bool)
+    last_click = np.full(nc, -1, np.int16)
+    last_imp = np.full(nc, -1, np.int16)
+    imps = out.impressions[lo:hi]
+    clicks_tot = out.clicks[lo:hi]
+    if fixed:
+        elig = np.ones(nc, bool)
+    else:
+        m = leads.activity[lo:hi].astype(np.float64) * rate
+        gate, *gates = _poisson_gates(m)  # gate: x >= 1 iff u > gate (set to max = ineligible)
+
+    def exclude(idx: np.ndarray) -> None:
+        if fixed:
+            elig[idx] = False
+        else:
+            gate[idx] = _UMAX
+
+    pending: dict[int, list[np.ndarray]] = {}
+    if first > 0:
+        eff = conv[pre].astype(np.int64) + lag
+        exclude(pre[eff <= first])
+        for day in np.unique(eff[eff > first]):
+            pending.setdefault(int(day), []).append(pre[eff == day])
+    if hide_p > 0:
+        hide_rem = _rng(seed, key, 2).standard_exponential(nc, dtype=F32)
+    if cap is not None:
+        week = np.zeros(nc, np.int32)
+        ring = np.zeros((policy.cap_days, nc), np.int32)
+    bitgen = np.random.PCG64(np.random.SeedSequence([seed, *key, 1]))
+    bitgen.advance(start * nc)
+    ad_state = False
+
+    for t in range(first, horizon):
+        if t:
+            intent *= rho
+        if ad_state:
+            adstock *= theta
+            fatigue *= phi
+        if t in pending:
+            for idx in pending.pop(t):
+                exclude(idx)
+        if t < stop:
+            creative, age, new_creative = policy.creative_on(t, start)
+            if new_creative and t > start:
+                fatigue *= F32(sim.creative_fatigue_carry)
+            w = bitgen.random_raw(nc).view(np.uint32)
+            u, v = w[:nc], w[nc:]
+            if fixed:
+                cand = np.flatnonzero(elig)
+                x = np.full(cand.size, int(rate), np.int32)
+            else:
+                cand = np.flatnonzero(u > gate)
+                uc = u[cand]
+                x = np.ones(cand.size, np.int32)
+                more = np.flatnonzero(uc > gates[0][cand])  # x = 1 + #{k: u > P(X <= k)}
+                for gk in gates:
+                    if gk is not gates[0]:
+                        more = more[uc[more] > gk[cand[more]]]
+                    if not more.size:
+                        break
+                    x[more] += 1
+                else:
+                    x[more] = _poisson_tail((uc[more] + 0.5) / _TWO32, m[cand[more]])
+            if t >= lookback and cand.size:
+                ok = (t - np.maximum(last_click[cand], 0)) < lookback
+                if not ok.all():
+                    exclude(cand[~ok])
+                    cand, x = cand[ok], x[ok]
+            if cap is not None:
+                slot = t % policy.cap_days
+                week -= ring[slot]
+                ring[slot] = 0
+                x = np.minimum(x, cap - week[cand])
+                keep = x > 0
+                cand, x = cand[keep], x[keep]
+                week[cand] += x
+                ring[slot, cand] = x
+            if cand.size:
+                ad_state = True
+                xf = x.astype(F32)
+                fc = fatigue[cand]
+                q = np.exp(fc * -delta) if delta else None
+                adstock[cand] += xf if q is None else q * xf
+                fc += xf
+                fatigue[cand] = fc
+                pc = ctr * math.exp(-age / seg.creative_tau_days)
+                clicks = None
+                if pc > 0:
+                    # P(no click) = (1 - p)**x >= (1 - pc)**x_max: pre-filter, then exact test
+                    low = (1.0 - min(pc, 1.0)) ** int(x.max())
+                    sub = np.flatnonzero(v[cand] > np.uint32(min(math.floor(low * _TWO32),
+                                                                 _TWO32 - 1)))
+                    if sub.size:
+                        vs = (v[cand[sub]] + 0.5) / _TWO32
+                        qs = np.ones(sub.size) if q is None else q[sub].astype(np.float64)
+                        ps = np.minimum(pc * qs, 1.0)
+                        xs = x[sub]
+                        hit_s = np.flatnonzero(vs > (1.0 - ps) ** xs)
+                        if hit_s.size:
+                            k = _binom_inv(vs[hit_s], xs[hit_s], ps[hit_s])
+                            clicks = np.zeros(cand.size, np.int32)
+                            clicks[sub[hit_s]] = k
+                            clicked = cand[sub[hit_s]]
+                            last_click[clicked] = t
+                            clicks_tot[clicked] += k
+                            if seg.click_resets_intent:
+                                intent[clicked] = h0
+                if hide_p > 0:
+                    if nw and hide_c1 != hide_c0:
+                        c = np.where((cand < nw) & (fc > f_star), F32(hide_c1), F32(hide_c0))
+                        rem = hide_rem[cand] - xf * c
+                    else:
+                        rem = hide_rem[cand] - xf * F32(hide_c0)
+                    hide_rem[cand] = rem
+                    gone = cand[rem <= 0]
+                    if gone.size:
+                        out.hidden[lo + gone] = True
+                        exclude(gone)
+                last_imp[cand] = t
+                imps[cand] += x
+                if record:
+                    out.rec.append((cand.astype(np.int64) + lo, np.full(cand.size, t, np.int16), x,
+                                    np.zeros(cand.size, np.int32) if clicks is None else clicks,
+                                    np.full(cand.size, creative, np.int16)))
+        # hazard h = org + S * (L * org + a), org = intent + floor; times the weariness penalty
+        np.add(intent, floor, out=h)
+        if ad_state:
+            if hill_n == 1:
+                np.add(adstock, hill_k, out=s)
+                np.divide(adstock, s, out=s)
+            else:
+                an = np.power(adstock, F32(hill_n))
+                np.divide(an, an + F32(seg.hill_k ** hill_n), out=s)
+            np.multiply(h, lift_l, out=g)
+            if lift_a:
+                g += lift_a
+            s *= g
+            h += s
+            if nw and eta > 0:
+                over = np.flatnonzero(fatigue[:nw] > f_star)
+                if over.size:
+                    h[over] *= np.exp(-eta * (fatigue[over] - f_star))
+        cum += h
+        np.greater_equal(cum, thr, out=hit)
+        if hit.any():
+            new = np.flatnonzero(hit)
+            conv[new] = t
+            out.click_at_conv[lo + new] = last_click[new]
+            out.imp_at_conv[lo + new] = last_imp[new]
+            thr[new] = np.inf
+            if t + lag < stop:
+                if lag == 1:
+                    exclude(new)
+                else:
+                    pending.setdefault(t + lag, []).append(new)

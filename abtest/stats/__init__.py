@@ -23,7 +23,7 @@ from abtest.stats.checks import (
     srm_check,
     srm_test,
 )
-from abtest.stats.cuped import cuped_test
+from abtest.stats.cuped import CupedResult, cuped_arrays, cuped_test
 from abtest.stats.exact import choose_exact_method, exact_test
 from abtest.stats.frequentist import (
     ComparisonResult,
@@ -50,6 +50,8 @@ from abtest.stats.planning import (
 from abtest.stats.segments import heterogeneity_test, simpson_warning
 from abtest.stats.sequential import (
     alpha_spending,
+    always_valid_arrays,
+    always_valid_frame,
     always_valid_interval,
     always_valid_p_value,
     group_sequential_bounds,
@@ -102,12 +104,16 @@ __all__ = [
     "unit_variance_from_sums",
 ]
 __all__ += [
+    "CupedResult",
     "TrendResult",
     "alpha_spending",
+    "always_valid_arrays",
+    "always_valid_frame",
     "always_valid_interval",
     "always_valid_p_value",
     "conversion_by_frequency",
     "ctr_by_creative_age",
+    "cuped_arrays",
     "cuped_test",
     "group_sequential_bounds",
     "heterogeneity_test",

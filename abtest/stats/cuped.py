@@ -8,24 +8,38 @@ spend in the 28 days before the test) the adjusted outcome y − θ(x − x̄) h
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special
 
 from abtest.stats._arrays import (
+    Alternative,
+    FloatArray,
     as_float,
     broadcast_arms,
     check_alpha,
     check_positive,
-    comparison_frame,
 )
-from abtest.stats.sequential import _fieller_ratio_ci
+from abtest.stats.frequentist import ComparisonResult, difference_test, result_frame
 
-__all__ = ["cuped_test"]
+__all__ = ["CupedResult", "cuped_arrays", "cuped_test"]
 
 
-def cuped_test(
+class CupedResult(NamedTuple):
+    """CUPED comparison: the :class:`ComparisonResult` on adjusted means, plus the adjustment.
+
+    ``theta`` has the batch shape broadcast to ``(arms - 1, *batch)``; ``variance_reduction`` is
+    ``1 − Var(adjusted effect)/Var(unadjusted effect)`` per treatment arm.
+    """
+
+    result: ComparisonResult
+    theta: FloatArray
+    variance_reduction: FloatArray
+
+
+def cuped_arrays(
     n: ArrayLike,
     y_sum: ArrayLike,
     y_sum_sq: ArrayLike,
@@ -34,8 +48,9 @@ def cuped_test(
     xy_sum: ArrayLike,
     *,
     alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Regression-adjusted (CUPED) comparison of each arm's mean with control.
+    alternative: Alternative = "two-sided",
+) -> CupedResult:
+    """Regression-adjusted (CUPED) comparison of each arm's mean with control, as arrays.
 
     Inputs are per-arm sufficient statistics over users (arms on axis 0, control first; further
     axes are independent comparisons): ``n``, Σy, Σy², Σx, Σx², Σxy with y the in-test outcome and
@@ -43,20 +58,14 @@ def cuped_test(
 
     Method: θ is pooled *within* arms over all arms, θ = Σ_arms S_xy / Σ_arms S_xx (centred sums),
     which makes the absolute effect identical to the arm coefficient of the OLS fit
-    ``y ~ C(arm) + (x − x̄)`` (ANCOVA). Its standard error is Welch-type, from each arm's residual
-    variance (S_yy − 2θS_xy + θ²S_xx)/(n − 1), so unequal variances and unequal arm sizes are
-    handled; the uncertainty of θ itself is O(1/n) and ignored, as in GrowthBook and tea-tasting.
-    Intervals use the normal quantile. The relative lift is (adjusted mean of arm)/(adjusted mean
-    of control) − 1, adjusted means being ȳ − θ(x̄_arm − x̄_all), with Fieller's interval at the
-    same critical value, so it excludes 0 exactly when p < alpha.
-
-    ``variance_reduction`` = 1 − Var(adjusted effect)/Var(unadjusted effect) (≈ ρ² for equal
-    arms). A constant covariate gives θ = 0 (no adjustment, variance_reduction 0). Zero variance in
-    both arms gives std_error 0 and p = 1 when the difference is 0 (p = 0 otherwise).
-
-    Returns one row per non-control arm: ``comparison, arm, p_value, abs_diff, abs_ci_low,
-    abs_ci_high, rel_lift, rel_ci_low, rel_ci_high, std_error, control_mean, treatment_mean,
-    theta, variance_reduction``.
+    ``y ~ C(arm) + (x − x̄)`` (ANCOVA). Each arm's adjusted mean is ȳ − θ(x̄_arm − x̄_all) and its
+    variance the residual variance (S_yy − 2θS_xy + θ²S_xx)/(n − 1) divided by n, so unequal
+    variances and arm sizes are handled (Welch-type); the uncertainty of θ itself is O(1/n) and
+    ignored, as in GrowthBook and tea-tasting. These adjusted means and variances go through
+    :func:`~abtest.stats.frequentist.difference_test` (normal quantile), so the absolute interval,
+    the p-value and the relative lift (adjusted arm mean vs adjusted control mean, Fieller's set
+    with ``rel_ci_complement``) follow exactly the conventions of every other abtest test, and
+    the relative set excludes 0 exactly when p < alpha.
     """
     alpha = check_alpha(alpha)
     a = broadcast_arms(
@@ -82,32 +91,41 @@ def cuped_test(
     v_raw = s_yy / (nn - 1.0) / nn
     x_all = a["x"].sum(axis=0) / nn.sum(axis=0)
     m_adj = ybar - theta * (xbar - x_all)
-
-    diff = m_adj[1:] - m_adj[:1]
+    res = difference_test(m_adj, v_adj, n=nn, use_t=False, alpha=alpha, alternative=alternative)
     var = v_adj[1:] + v_adj[:1]
-    se = np.sqrt(var)
-    z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
-    p = 2.0 * special.ndtr(-np.abs(z))
-    crit = special.ndtri(1.0 - alpha / 2.0)
-    if np.any(m_adj[:1] == 0):
-        raise ValueError("control adjusted mean is 0: relative lift is undefined")
-    rlo, rhi = _fieller_ratio_ci(
-        m_adj[:1], v_adj[:1], m_adj[1:], v_adj[1:], np.full(diff.shape, crit)
-    )
     var_raw = v_raw[1:] + v_raw[:1]
     reduction = np.where(var_raw > 0, 1.0 - var / np.where(var_raw > 0, var_raw, 1.0), 0.0)
-    cols = {
-        "p_value": p,
-        "abs_diff": diff,
-        "abs_ci_low": diff - crit * se,
-        "abs_ci_high": diff + crit * se,
-        "rel_lift": m_adj[1:] / m_adj[:1] - 1.0,
-        "rel_ci_low": rlo,
-        "rel_ci_high": rhi,
-        "std_error": se,
-        "control_mean": np.broadcast_to(m_adj[:1], diff.shape),
-        "treatment_mean": m_adj[1:],
-        "theta": np.broadcast_to(theta, diff.shape),
-        "variance_reduction": reduction,
-    }
-    return comparison_frame(cols, n_arms=nn.shape[0], batch_shape=nn.shape[1:])
+    return CupedResult(res, np.broadcast_to(theta, var.shape).copy(), reduction)
+
+
+def cuped_test(
+    n: ArrayLike,
+    y_sum: ArrayLike,
+    y_sum_sq: ArrayLike,
+    x_sum: ArrayLike,
+    x_sum_sq: ArrayLike,
+    xy_sum: ArrayLike,
+    *,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+) -> pd.DataFrame:
+    """CUPED comparison of each arm's mean with control as a tidy table (see :func:`cuped_arrays`).
+
+    Columns: those of :func:`~abtest.stats.frequentist.proportion_test` (``method`` is
+    ``"cuped-z"``; ``control_mean``/``treatment_mean`` are the *adjusted* means; ``rel_ci_shape``
+    says whether the relative set is an interval or the complement of one) plus ``theta`` and
+    ``variance_reduction`` (≈ ρ² for equal arms). A constant covariate gives θ = 0 (no
+    adjustment, variance_reduction 0). Zero variance in both arms gives std_error 0 and p = 1 when
+    the difference is 0 (p = 0 otherwise). An adjusted control mean of exactly 0 gives the
+    documented infinite relative values of :func:`~abtest.stats.frequentist.fieller_interval`,
+    never NaN.
+    """
+    out = cuped_arrays(n, y_sum, y_sum_sq, x_sum, x_sum_sq, xy_sum, alpha=alpha,
+                       alternative=alternative)
+    shape = out.result.p_value.shape
+    df = result_frame(out.result, method="cuped-z", alpha=alpha, alternative=alternative,
+                      n_arms=shape[0] + 1, batch_shape=shape[1:])
+    nb = int(np.prod(shape[1:], dtype=np.int64)) if shape[1:] else 1
+    for name, arr in (("theta", out.theta), ("variance_reduction", out.variance_reduction)):
+        df[name] = np.asarray(arr).reshape(shape[0], nb).T.reshape(-1)
+    return df

@@ -118,6 +118,13 @@ def fieller_interval(
         *(np.asarray(a, dtype=np.float64) for a in
           (control_mean, control_var, treatment_mean, treatment_var, critical_value))
     )
+    # The set is scale-invariant: work in units of the largest input so that squares neither
+    # underflow nor overflow (means ~1e-120 would otherwise lose the variance terms).
+    with np.errstate(over="ignore"):
+        scale = np.maximum.reduce([np.abs(mc), np.abs(mt), np.sqrt(vc), np.sqrt(vt)])
+    scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+    mc, mt = mc / scale, mt / scale
+    vc, vt = (np.sqrt(vc) / scale) ** 2, (np.sqrt(vt) / scale) ** 2
     d = mt - mc
     c0 = np.abs(mc)
     s = np.where(mc < 0, -1.0, 1.0)
@@ -125,7 +132,7 @@ def fieller_interval(
     a = c0 * c0 - q2 * vc
     b = d * c0 + q2 * s * vc
     c = d * d - q2 * (vt + vc)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         theta_hat = np.where(c0 > 0, d / c0, np.where(d == 0, 0.0, np.sign(d) * np.inf))
         disc = np.maximum(b * b - a * c, 0.0)
         sq = np.sqrt(disc)
@@ -234,7 +241,7 @@ def difference_test(
     lo_abs = d - q * se if alternative != "less" else np.full(d.shape, -np.inf)
     hi_abs = d + q * se if alternative != "greater" else np.full(d.shape, np.inf)
     rel_lo, rel_hi, comp = fieller_interval(mc, vc, mt, vt, q, alternative=alternative)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.where(mc != 0, d / np.abs(mc), np.where(d == 0, 0.0, np.sign(d) * np.inf))
     return ComparisonResult(
         control_mean=np.array(mc), treatment_mean=mt, control_var=np.array(vc),

@@ -26,10 +26,18 @@ from abtest.stats._arrays import (
     broadcast_arms,
     check_alpha,
     check_positive,
-    comparison_frame,
+)
+from abtest.stats.frequentist import (
+    ComparisonResult,
+    difference_test,
+    fieller_interval,
+    proportion_test_arrays,
+    result_frame,
 )
 
 __all__ = [
+    "always_valid_arrays",
+    "always_valid_frame",
     "always_valid_interval",
     "always_valid_p_value",
     "alpha_spending",
@@ -122,64 +130,53 @@ def always_valid_interval(
     )
 
 
-def _fieller_ratio_ci(
-    m_c: np.ndarray, v_c: np.ndarray, m_t: np.ndarray, v_t: np.ndarray, crit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fieller interval for m_t/m_c − 1 (independent arms) at critical value ``crit``.
+def always_valid_arrays(
+    res: ComparisonResult, *, alpha: float = 0.05, tuning: float = 5000.0
+) -> ComparisonResult:
+    """Turn a fixed-horizon :class:`ComparisonResult` into its always-valid counterpart.
 
-    Solves (m_t − R m_c)² <= crit²(v_t + R² v_c). R = 1 belongs to this set exactly when the
-    difference test at the same critical value does not reject, so the relative and absolute
-    answers never disagree. When the control mean is itself not distinguishable from 0
-    (m_c² <= crit² v_c) the set is unbounded: the whole line (returned as -inf, inf) or two
-    half-lines, of which we return the one holding the point estimate (one end infinite). Infinite
-    ends are documented values, never NaN.
+    Keeps the arm means and the variances of the means of ``res`` (from
+    :func:`~abtest.stats.frequentist.proportion_test_arrays`, ``mean_test_arrays``,
+    ``ratio_test_arrays``, :func:`~abtest.stats.cuped.cuped_arrays` or ``difference_test``) and
+    replaces the critical value by the confidence-sequence multiplier at N = units in the two
+    compared arms. The statistic is the normal ``z = d / SE`` (``dof = inf``); the p-value is
+    :func:`always_valid_p_value`; the absolute interval is ``d ± crit·SE`` and the relative one is
+    Fieller's set (:func:`~abtest.stats.frequentist.fieller_interval`) at the same ``crit``, with
+    the same ``rel_ci_complement`` convention as every other test in abtest. Since
+    p < alpha exactly when |z| > crit, both intervals exclude 0 exactly when p < alpha.
+    Two-sided only: the confidence sequence is symmetric.
     """
-    a = m_c**2 - crit**2 * v_c
-    b = m_c * m_t
-    c = m_t**2 - crit**2 * v_t
-    disc = b**2 - a * c
-    root = np.sqrt(np.maximum(disc, 0.0))
-    bounded = a > 0
-    safe_a = np.where(a != 0, a, -1e-300)
-    r1, r2 = (b - root) / safe_a, (b + root) / safe_a
-    lo_r, hi_r = np.minimum(r1, r2), np.maximum(r1, r2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        est = np.where(m_c != 0, m_t / np.where(m_c != 0, m_c, 1.0), np.inf)
-    upper_piece = est >= hi_r
-    lo = np.where(bounded, lo_r, np.where((disc > 0) & upper_piece, hi_r, -np.inf))
-    hi = np.where(bounded, hi_r, np.where((disc > 0) & ~upper_piece, lo_r, np.inf))
-    return lo - 1.0, hi - 1.0
-
-
-def _always_valid_columns(
-    m: np.ndarray, v: np.ndarray, n: np.ndarray, alpha: float, tuning: float
-) -> dict[str, np.ndarray]:
-    """Arm means ``m``, variances of the means ``v`` and units ``n`` (arms on axis 0) -> columns."""
-    if np.any(m[:1] == 0):
-        raise ValueError("control mean is 0 (e.g. zero conversions): relative lift is undefined")
-    diff = m[1:] - m[:1]
-    se = np.sqrt(v[1:] + v[:1])
-    n_total = n[1:] + n[:1]
+    alpha = check_alpha(alpha)
+    n_total = res.control_n + res.treatment_n
+    _check_n_total(n_total)
+    d, se = res.abs_diff, res.std_error
     crit = _critical_multiplier(n_total, alpha, tuning)
-    half = se * crit
-    z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, d / np.where(se > 0, se, 1.0), np.where(d == 0, 0.0, np.sign(d) * np.inf))
     pval = always_valid_p_value(z, n_total, alpha=alpha, tuning=tuning)
-    rlo, rhi = _fieller_ratio_ci(m[:1], v[:1], m[1:], v[1:], crit)
-    return {
-        "control_n": np.broadcast_to(n[:1], diff.shape),
-        "treatment_n": n[1:],
-        "control_mean": np.broadcast_to(m[:1], diff.shape),
-        "treatment_mean": m[1:],
-        "n_total": n_total,
-        "abs_diff": diff,
-        "std_error": se,
-        "p_value": pval,
-        "abs_ci_low": diff - half,
-        "abs_ci_high": diff + half,
-        "rel_lift": m[1:] / m[:1] - 1.0,
-        "rel_ci_low": rlo,
-        "rel_ci_high": rhi,
-    }
+    half = np.where(se > 0, se * crit, 0.0)
+    rlo, rhi, comp = fieller_interval(res.control_mean, res.control_var, res.treatment_mean,
+                                      res.treatment_var, crit)
+    return res._replace(statistic=z, dof=np.full(d.shape, np.inf), p_value=pval,
+                        abs_ci_low=d - half, abs_ci_high=d + half, rel_ci_low=rlo,
+                        rel_ci_high=rhi, rel_ci_complement=comp)
+
+
+def always_valid_frame(
+    res: ComparisonResult, *, alpha: float = 0.05, tuning: float = 5000.0,
+    method: str = "always-valid",
+) -> pd.DataFrame:
+    """:func:`always_valid_arrays` as a tidy table: the columns of
+    :func:`~abtest.stats.frequentist.proportion_test` (including ``rel_ci_shape``) plus
+    ``n_total`` (units in the two compared arms, the N of the confidence sequence)."""
+    av = always_valid_arrays(res, alpha=alpha, tuning=tuning)
+    k, batch = av.p_value.shape[0] + 1, av.p_value.shape[1:]
+    df = result_frame(av, method=method, alpha=alpha, alternative="two-sided", n_arms=k,
+                      batch_shape=batch)
+    n_total = np.asarray(av.control_n + av.treatment_n)
+    df.insert(df.columns.get_loc("abs_diff"), "n_total",
+              n_total.reshape(n_total.shape[0], -1).T.reshape(-1))
+    return df
 
 
 def sequential_test(
@@ -193,8 +190,8 @@ def sequential_test(
     """Always-valid comparison of arm means (arms on axis 0, control first) for any metric.
 
     ``mean_vars`` are the squared standard errors of the arm means (Welch / delta-method /
-    cluster), ``n`` the units per arm. Same columns as :func:`sequential_proportion_test` plus
-    ``control_n, treatment_n, control_mean, treatment_mean, std_error``.
+    cluster), ``n`` the units per arm. Columns as :func:`sequential_proportion_test`.
+    Built on :func:`~abtest.stats.frequentist.difference_test` and :func:`always_valid_arrays`.
     """
     alpha = check_alpha(alpha)
     arr = broadcast_arms(
@@ -203,8 +200,8 @@ def sequential_test(
         n=as_float(n, "n"),
     )
     check_positive(arr["n"], "n", "units (zero traffic)")
-    cols = _always_valid_columns(arr["m"], arr["v"], arr["n"], alpha, tuning)
-    return comparison_frame(cols, n_arms=arr["m"].shape[0], batch_shape=arr["m"].shape[1:])
+    res = difference_test(arr["m"], arr["v"], n=arr["n"], alpha=alpha)
+    return always_valid_frame(res, alpha=alpha, tuning=tuning)
 
 
 def sequential_proportion_test(
@@ -217,23 +214,20 @@ def sequential_proportion_test(
     """Always-valid comparison of each arm's rate with control (arms on axis 0, control first).
 
     Further axes hold looks (cumulative counts per day) or independent experiments, as everywhere
-    in ``abtest.stats``. Variance per arm p(1−p)/n (unpooled, as gbstats). The relative interval
-    is Fieller's at the always-valid critical value, so it excludes 0 exactly when
-    ``p_value < alpha``. Returns one row per (comparison = flattened look index, non-control arm)
-    with ``comparison, arm, control_n, treatment_n, control_mean, treatment_mean, n_total,
-    abs_diff, std_error, p_value, abs_ci_low, abs_ci_high, rel_lift, rel_ci_low, rel_ci_high``.
+    in ``abtest.stats``. Variance per arm p(1−p)/n (unpooled, as gbstats), from
+    :func:`~abtest.stats.frequentist.proportion_test_arrays`. The relative interval is Fieller's
+    at the always-valid critical value, so it excludes 0 exactly when ``p_value < alpha``
+    (test it with :func:`~abtest.stats.frequentist.interval_excludes` and ``rel_ci_shape``).
+    Zero conversions follow :func:`~abtest.stats.frequentist.proportion_test`: a control rate of
+    exactly 0 gives ``rel_lift = inf`` and an infinite or whole-line relative set, never NaN.
+
+    Returns one row per (comparison = flattened look index, non-control arm) with the columns of
+    :func:`~abtest.stats.frequentist.proportion_test` plus ``n_total``; ``method`` is
+    ``"always-valid"``.
     """
     alpha = check_alpha(alpha)
-    arr = broadcast_arms(x=as_float(successes, "successes"), n=as_float(trials, "trials"))
-    x, n = arr["x"], arr["n"]
-    check_positive(n, "trials", "trials (zero traffic)")
-    if np.any(x > n):
-        raise ValueError("successes must lie in [0, trials]")
-    p = x / n
-    if np.any(p[:1] <= 0):
-        raise ValueError("control has zero conversions: relative lift is undefined")
-    cols = _always_valid_columns(p, p * (1.0 - p) / n, n, alpha, tuning)
-    return comparison_frame(cols, n_arms=x.shape[0], batch_shape=x.shape[1:])
+    res = proportion_test_arrays(successes, trials, alpha=alpha)
+    return always_valid_frame(res, alpha=alpha, tuning=tuning)
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,3 +49,19 @@ def test_events_pipeline_on_spark(spark, synthetic_small):
     a = sufficient_stats(user_metrics(events, assignments, **kwargs), metrics=pre)
     b = sufficient_stats(user_metrics(events, assignments, backend=spark, **kwargs), metrics=pre)
     _same(a, b)
+
+
+def test_spark_reads_parquet_abtest_writes(spark, tmp_path):
+    """write_table stores microsecond timestamps, which Spark reads to the microsecond."""
+    from abtest.io import write_table
+    from abtest.schema import EVENTS
+
+    stamps = pd.to_datetime(["2024-06-01 10:00:00.123456", "2024-06-02 23:59:59.999999"],
+                            utc=True)
+    frame = EVENTS.conform(pd.DataFrame({"user_id": ["a" * 64, "b" * 64], "timestamp": stamps,
+                                         "event": ["Purchase", "AdClick"]}))
+    path = write_table(frame, tmp_path / "events.parquet")
+    rows = (spark.read.parquet(str(path)).selectExpr("user_id", "unix_micros(timestamp) AS us")
+            .orderBy("user_id").collect())
+    expected = (stamps - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(1, "us")
+    assert [r.us for r in rows] == list(expected)

@@ -72,7 +72,7 @@ def test_user_level_matches_direct_stats_calls():
     assert r2.rel_ci_low == pytest.approx(d2.rel_ci_low, rel=1e-10)
     # Holm over the pooled family of 2 tests
     fam = _pooled(res, "conversion_rate").query("arm == 'B'").family.iloc[0]
-    assert "2 tests, holm" in fam
+    assert "2 tests, Holm" in fam
     expected = min(1.0, 2 * min(direct.p_value, d2.p_value))
     got = res.table.query("segment == 'all' and not is_control").p_adjusted.min()
     assert got == pytest.approx(expected, rel=1e-12)

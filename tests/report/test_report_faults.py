@@ -7,6 +7,7 @@ sidecars and index.html; partial notebooks are kept; the exit status is non-zero
 from __future__ import annotations
 
 import json
+import sys
 
 import nbformat
 import pytest
@@ -111,3 +112,26 @@ def test_wall_clock_limit_kills_the_kernel(tmp_path, write_plan):
     assert rec["error_kind"] == "timeout"
     assert rec["error"] == "timed out after 4 s (whole notebook)"
     assert rec["duration_s"] < 60
+
+
+@pytest.mark.parametrize("preload", [True, False], ids=["zygote", "fresh-kernels"])
+def test_kernels_are_independent_and_see_their_environment(tmp_path, write_plan, monkeypatch, preload):
+    """Forked (zygote) and freshly started kernels behave the same: own RNG stream, cwd = the
+    notebook's folder, the runner's environment, the inline matplotlib backend."""
+    monkeypatch.setenv("ABTEST_PROBE", "seen")
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # must not leak into kernels (figures would vanish)
+    plan = write_plan(tmp_path / "p.yml", """
+- {name: a, notebook: '{nb}/probe.ipynb'}
+- {name: b, notebook: '{nb}/probe.ipynb'}
+- {name: c, notebook: '{nb}/dies.ipynb'}
+""")
+    result = run_plan(plan, tmp_path / "out", jobs=1, preload=preload, progress=lambda s: None)
+    a, b = (result.by_name(n)["headline"] for n in ("a", "b"))
+    assert a["draw"] != b["draw"] and a["pid"] != b["pid"]
+    for head in (a, b):
+        assert head["probe_env"] == "seen"
+        assert head["cwd"].endswith("tests/report/notebooks")
+        # same sys.path as `python -m ipykernel_launcher` (which drops its cwd entry)
+        assert head["path0"].endswith(f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
+        assert "inline" in head["backend"]
+    assert result.by_name("c")["error_kind"] == "dead_kernel"

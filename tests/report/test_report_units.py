@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import nbformat
@@ -167,3 +168,18 @@ def test_export_html_hides_code_noise_and_cdn():
         assert absent.lower() not in page.lower(), absent
     assert "stdout kept" in page and "data:image/png;base64," in page
     assert nb.cells[4].outputs[0]["name"] == "stderr"  # caller's notebook untouched
+
+
+def test_zygote_launcher_falls_back_to_a_normal_kernel(tmp_path):
+    """If the zygote cannot serve, the launcher becomes `python -m ipykernel_launcher`."""
+    import subprocess
+    import sys
+
+    from abtest.report.zygote import LAUNCHER
+
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, str(tmp_path / "missing.sock"), "--version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", proc.stdout.strip())

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from abtest.stats.cuped import cuped_test
+from abtest.stats.cuped import cuped_arrays, cuped_test
+from abtest.stats.frequentist import difference_test, interval_excludes
 
 
 def _sums(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -35,8 +38,9 @@ def test_matches_statsmodels_ols_ancova():
     np.testing.assert_allclose(out.std_error, fit.bse.iloc[1:3], rtol=1e-3)
     ci = fit.conf_int().iloc[1:3]
     np.testing.assert_allclose(out.abs_ci_low, ci[0], rtol=2e-3)
-    excl = (out.rel_ci_low > 0) | (out.rel_ci_high < 0)
-    assert np.array_equal(excl.to_numpy(), (out.p_value < 0.05).to_numpy())
+    excl = interval_excludes(out.rel_ci_low, out.rel_ci_high, out.rel_ci_shape)
+    assert np.array_equal(excl, (out.p_value < 0.05).to_numpy())
+    assert set(out.method) == {"cuped-z"} and set(out.rel_ci_shape) <= {"interval", "complement"}
 
 
 @pytest.mark.slow
@@ -87,9 +91,54 @@ def test_degenerate_inputs():
         cuped_test(n, [np.nan, 5], yss, xs, xss, xys)
     with pytest.raises(ValueError, match="at least 2"):
         cuped_test([1, 10], ys, yss, xs, xss, xys)
-    # all zeros in both arms: documented finite result, no NaN
-    with pytest.raises(ValueError, match="relative lift"):
-        cuped_test(n, [0, 0], [0, 0], xs, xss, [0, 0])
+    # all zeros in both arms: the fieller_interval convention (lift 0, whole line), no NaN
+    zero = cuped_test(n, [0, 0], [0, 0], xs, xss, [0, 0]).iloc[0]
+    assert zero.p_value == 1.0 and zero.rel_lift == 0.0
+    assert (zero.rel_ci_low, zero.rel_ci_high) == (-np.inf, np.inf)
     out = cuped_test(n, [5, 5], [5, 5], [0, 0], [0, 0], [0, 0])
     assert not out.isna().any().any()
     assert out.p_value.iloc[0] == 1.0
+
+
+def test_is_difference_test_on_adjusted_means():
+    """CUPED = difference_test on the adjusted means and residual variances (one convention)."""
+    rng = np.random.default_rng(5)
+    x = rng.poisson(2.0, size=(3, 800)).astype(float)
+    y = (rng.random(x.shape) < 0.05 + 0.04 * np.minimum(x, 4)).astype(float)
+    out = cuped_arrays(*_sums(y, x), alpha=0.1, alternative="greater")
+    theta = out.theta[0]
+    m_adj = y.mean(-1) - theta * (x.mean(-1) - x.mean())
+    resid = y - theta * x
+    v_adj = resid.var(-1, ddof=1) / x.shape[-1]
+    ref = difference_test(m_adj, v_adj, alpha=0.1, alternative="greater")
+    for name in ("p_value", "abs_ci_low", "abs_ci_high", "rel_lift", "rel_ci_low", "rel_ci_high"):
+        np.testing.assert_allclose(getattr(out.result, name), getattr(ref, name), rtol=1e-9)
+    assert np.array_equal(out.result.rel_ci_complement, ref.rel_ci_complement)
+
+
+@st.composite
+def _user_arms(draw):
+    k = draw(st.integers(2, 3))
+    cols = []
+    for _ in range(k):
+        users = draw(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)),
+                              min_size=2, max_size=40))
+        y = np.array([u[0] for u in users], dtype=float)
+        x = np.array([u[1] for u in users], dtype=float)
+        cols.append([len(users), y.sum(), (y**2).sum(), x.sum(), (x**2).sum(), (x * y).sum()])
+    return np.array(cols).T
+
+
+@settings(max_examples=300, deadline=None)
+@given(_user_arms(), st.sampled_from(["two-sided", "greater", "less"]),
+       st.sampled_from([0.01, 0.05, 0.1, 0.2]))
+def test_property_excludes_zero_iff_p_below_alpha(sums, alternative, alpha):
+    """Absolute and relative (Fieller, with rel_ci_shape) sets exclude 0 iff p < alpha."""
+    res = cuped_arrays(*sums, alpha=alpha, alternative=alternative).result
+    p = res.p_value
+    clear = np.abs(p - alpha) > 1e-9 * alpha
+    sig = p < alpha
+    assert np.array_equal(interval_excludes(res.abs_ci_low, res.abs_ci_high)[clear], sig[clear])
+    rel = interval_excludes(res.rel_ci_low, res.rel_ci_high, res.rel_ci_complement)
+    assert np.array_equal(rel[clear], sig[clear])
+    assert not any(np.isnan(np.asarray(a, dtype=float)).any() for a in res)

@@ -5,15 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
+from abtest.stats.frequentist import (
+    fieller_interval,
+    interval_excludes,
+    mean_test_arrays,
+    proportion_test,
+    proportion_test_arrays,
+)
 from abtest.stats.sequential import (
     alpha_spending,
+    always_valid_arrays,
     always_valid_interval,
     always_valid_p_value,
     group_sequential_bounds,
     sequential_decision,
     sequential_proportion_test,
+    sequential_test,
 )
 
 
@@ -60,11 +71,87 @@ def test_sequential_proportion_relative_interval_agrees_with_p():
     x = rng.binomial(n, np.array([[0.05], [0.058]]))
     out = sequential_proportion_test(x, n)
     sig = out.p_value < 0.05
-    abs_ex = (out.abs_ci_low > 0) | (out.abs_ci_high < 0)
-    rel_ex = (out.rel_ci_low > 0) | (out.rel_ci_high < 0)
-    assert np.array_equal(sig.to_numpy(), abs_ex.to_numpy())
-    assert np.array_equal(sig.to_numpy(), rel_ex.to_numpy())
+    abs_ex = interval_excludes(out.abs_ci_low, out.abs_ci_high)
+    rel_ex = interval_excludes(out.rel_ci_low, out.rel_ci_high, out.rel_ci_shape)
+    assert np.array_equal(sig.to_numpy(), abs_ex)
+    assert np.array_equal(sig.to_numpy(), rel_ex)
     assert sig.any() and (~sig).any()
+    # small counts: the relative set is sometimes the complement of an interval (Fieller)
+    n = rng.integers(20, 400, size=(2, 4000))
+    x = rng.binomial(n, np.array([[0.01], [0.05]]))
+    x[0] = np.maximum(x[0], 1)
+    out = sequential_proportion_test(x, n)
+    assert (out.rel_ci_shape == "complement").any()
+    rel_ex = interval_excludes(out.rel_ci_low, out.rel_ci_high, out.rel_ci_shape)
+    assert np.array_equal((out.p_value < 0.05).to_numpy(), rel_ex)
+
+
+def test_sequential_uses_the_fixed_horizon_building_blocks():
+    """Same means/variances as proportion_test; interval = Fieller at the always-valid crit."""
+    x, n = np.array([120, 150, 90]), np.array([2000, 2100, 1900])
+    seq = sequential_proportion_test(x, n)
+    fixed = proportion_test(x, n)
+    for col in ("control_mean", "treatment_mean", "abs_diff", "std_error", "rel_lift"):
+        np.testing.assert_allclose(seq[col], fixed[col], rtol=1e-14)
+    crit = (seq.abs_ci_high - seq.abs_diff) / seq.std_error
+    res = proportion_test_arrays(x, n)
+    lo, hi, comp = fieller_interval(res.control_mean, res.control_var, res.treatment_mean,
+                                    res.treatment_var, crit.to_numpy())
+    np.testing.assert_allclose(seq.rel_ci_low, lo, rtol=1e-14)
+    np.testing.assert_allclose(seq.rel_ci_high, hi, rtol=1e-14)
+    assert set(fixed.columns) <= set(seq.columns) and "n_total" in seq
+    assert set(seq.method) == {"always-valid"} and "rel_ci_shape" in seq
+    # the generic entry point gives the same numbers from means and variances of the means
+    p = x / n
+    gen = sequential_test(p, p * (1 - p) / n, n)
+    np.testing.assert_allclose(gen.p_value, seq.p_value, rtol=1e-14)
+    np.testing.assert_allclose(gen.rel_ci_low, seq.rel_ci_low, rtol=1e-14)
+    # always_valid_arrays on a ratio result: same p as the primitive on z = d / se
+    av = always_valid_arrays(res)
+    np.testing.assert_allclose(
+        av.p_value, always_valid_p_value(res.abs_diff / res.std_error, res.control_n
+                                         + res.treatment_n), rtol=1e-14)
+
+
+ALPHAS = st.sampled_from([0.01, 0.05, 0.1, 0.2])
+
+
+@st.composite
+def _proportions(draw):
+    k = draw(st.integers(2, 4))
+    n = draw(st.lists(st.integers(1, 200_000), min_size=k, max_size=k))
+    x = [draw(st.integers(0, ni)) for ni in n]
+    return np.array(x), np.array(n)
+
+
+def _agree(res, alpha: float) -> None:
+    p = res.p_value
+    clear = np.abs(p - alpha) > 1e-9 * alpha  # skip floating ties exactly at alpha
+    sig = p < alpha
+    abs_ex = interval_excludes(res.abs_ci_low, res.abs_ci_high)
+    rel_ex = interval_excludes(res.rel_ci_low, res.rel_ci_high, res.rel_ci_complement)
+    assert np.array_equal(abs_ex[clear], sig[clear])
+    assert np.array_equal(rel_ex[clear], sig[clear])
+    for arr in res:
+        assert not np.any(np.isnan(np.asarray(arr, dtype=float)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_proportions(), ALPHAS, st.sampled_from([100.0, 5000.0, 1e6]))
+def test_property_always_valid_proportion_excludes_zero_iff_p_below_alpha(data, alpha, tuning):
+    x, n = data
+    _agree(always_valid_arrays(proportion_test_arrays(x, n), alpha=alpha, tuning=tuning), alpha)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(2, 500), st.floats(-50, 50), st.floats(0, 30)),
+                min_size=2, max_size=4), ALPHAS)
+def test_property_always_valid_means_excludes_zero_iff_p_below_alpha(arms, alpha):
+    n = np.array([a[0] for a in arms], dtype=float)
+    mean = np.array([a[1] for a in arms])
+    sd = np.array([a[2] for a in arms])
+    res = mean_test_arrays(n, mean * n, (sd**2 + mean**2) * n)
+    _agree(always_valid_arrays(res, alpha=alpha), alpha)
 
 
 def test_always_valid_interval_is_wider_than_fixed_horizon():
@@ -79,13 +166,17 @@ def test_sequential_degenerate_inputs():
         sequential_proportion_test([1, np.nan], [10, 10])
     with pytest.raises(ValueError, match="two arms"):
         sequential_proportion_test([1], [10])
-    with pytest.raises(ValueError, match="zero conversions"):
-        sequential_proportion_test([0, 3], [100, 100])
+    # zero control conversions: the documented convention of proportion_test, never NaN
+    out = sequential_proportion_test([0, 3], [100, 100])
+    assert out.rel_lift.iloc[0] == np.inf and not out.isna().any().any()
+    assert not interval_excludes(out.rel_ci_low, out.rel_ci_high, out.rel_ci_shape)[0]
+    both = sequential_proportion_test([0, 0], [100, 100]).iloc[0]
+    assert both.p_value == 1.0 and both.rel_lift == 0.0
     with pytest.raises(ValueError):
         always_valid_interval(1.0, 0.1, 0)
     # all zeros in the treated arm: finite interval once control is well measured
     out = sequential_proportion_test([50, 0], [1000, 1000])
-    assert np.isfinite(out.drop(columns=["comparison", "arm"]).to_numpy()).all()
+    assert np.isfinite(out.select_dtypes("number").drop(columns="dof").to_numpy()).all()
     # a control rate not distinguishable from 0: documented infinite ends, never NaN
     out = sequential_proportion_test([5, 0], [100, 100])
     assert not out.isna().any().any()
