@@ -62,8 +62,61 @@ def _capped_rate(rate: np.ndarray, cap: int, days: int) -> np.ndarray:
     return stats.poisson.sf(k[None, :], lam.reshape(-1, 1)).sum(axis=1).reshape(rate.shape) / days
 
 
+def _post_tables(g_end: np.ndarray | None, ea_end: np.ndarray | None, ef_end: np.ndarray,
+                 seg: SegmentParams, lift_l: float, lift_a: float, is_weary: np.ndarray,
+                 tgrid_w: np.ndarray | None, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative hazard coefficients after a delivery window closes (no more exposures).
+
+    For state snapshots (u, q) taken on the last active day, with ``s = 1..days`` days later:
+    ``e_b = e_b_snap rho**s``, ``E[F] = F_snap phi**s`` and, for the Laplace form, the exposure
+    transform just shifts along the geometric grid (``G_s[j] = G[j - s]``, and ``G[0] theta**k``
+    below the grid), so ``E[S]`` for every s is two small matrix products. The hazard is
+    ``e_b * A(s) + B(s)``; returns cumulative sums ``CA, CB`` of shape (U, Q, C, days + 1), with
+    ``CA[..., 0] = 0``, so that ``cum_h = cum_h_snap + e_b_snap * CA[..., d] + CB[..., d]``.
+    """
+    s = np.arange(1, days + 1, dtype=np.float64)
+    if g_end is not None:
+        tw = tgrid_w
+        j = tw.size
+        e = -np.expm1(g_end)  # (U, Q, J)
+        i = np.arange(j)[:, None] + np.arange(1, days + 1)[None, :]
+        m1 = np.where(i < j, tw[np.minimum(i, j - 1)], 0.0)  # (J, D): tw[i + s]
+        v = -np.expm1(g_end[:, :, :1] * seg.adstock_theta ** s[None, None, :])  # (U, Q, D)
+        k = np.arange(1, days + 1)[:, None]
+        lag = np.arange(1, days + 1)[None, :] - k  # s - k
+        m2 = np.where((lag >= 0) & (lag < j), tw[np.clip(lag, 0, j - 1)], 0.0)  # (D, D)
+        e_s = e @ m1 + v @ m2
+    else:
+        an = (ea_end[:, :, None] * seg.adstock_theta ** s[None, None, :]) ** seg.hill_n
+        e_s = an / (an + seg.hill_k ** seg.hill_n)
+    sat = 1.0 + lift_l * e_s
+    a_s = (seg.rho ** s) * sat  # (U, Q, D)
+    b_s = seg.h_floor * sat + lift_a * e_s
+    a_s = np.repeat(a_s[:, :, None, :], is_weary.size, axis=2)
+    b_s = np.repeat(b_s[:, :, None, :], is_weary.size, axis=2)
+    if is_weary.any() and seg.weary_eta > 0:
+        ef = ef_end[:, :, None] * seg.fatigue_phi ** s[None, None, :]
+        pen = np.exp(-seg.weary_eta * np.maximum(ef - seg.weary_threshold, 0.0))
+        a_s[:, :, is_weary] *= pen[:, :, None]
+        b_s[:, :, is_weary] *= pen[:, :, None]
+    zero = np.zeros((*a_s.shape[:3], 1))
+    return (np.concatenate([zero, np.cumsum(a_s, axis=3)], axis=3),
+            np.concatenate([zero, np.cumsum(b_s, axis=3)], axis=3))
+
+
 def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: SimParams,
               horizon: int, arm: ArmSpec, act_nodes: int, keep_curves: bool) -> dict[str, np.ndarray]:
+    """Evaluate policies of one delivery kind in three exact stages that share work:
+
+    A. delivery configurations (rate, cap, creatives; plus start when a look-back binds) run once
+       in days since their start: exposure transform, fatigue, clicks and hiding do not depend on
+       the calendar day otherwise;
+    B. (start, configuration) groups run on calendar days for intent, hazard and survival, and
+       snapshot each policy on its last active day (policies differing only in window end share
+       the prefix);
+    C. the rest of the horizon after a window closes is closed form (``_post_tables``).
+    The arithmetic is the day-by-day recursion documented above, reordered.
+    """
     p = len(policies)
     cpm = seg.cpm * arm.cpm_multiplier
     fixed = policies[0].delivery == "fixed"
@@ -71,7 +124,7 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     weary = seg.weary_share > 0 and (seg.weary_eta > 0 or seg.weary_hide_multiplier != 1)
     wc = np.array([1 - seg.weary_share, seg.weary_share]) if weary else np.ones(1)
     is_weary = np.array([False, True]) if weary else np.array([False])
-    shape = (p, act.size, wc.size)
+    nq, ncl = act.size, wc.size
 
     rate = np.array([pol.daily_rate(cpm) for pol in policies])
     r_eff = rate[:, None] * act[None, :]
@@ -81,91 +134,179 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
         elif pol.retarget and pol.frequency_cap is not None:
             r_eff[i] = min(rate[i], pol.frequency_cap)
     starts = np.array([pol.start_day(sim.audience_lag_days) for pol in policies])
-    ends = np.array([pol.end_day() for pol in policies])
+    stops = np.minimum([pol.end_day() for pol in policies], horizon)
     retarget = np.array([pol.retarget for pol in policies])
     lookback = np.array([pol.lookback_days for pol in policies])
-    use_lb = bool((lookback < horizon).any())
+    n_cr = np.array([pol.n_creatives for pol in policies])
+    refresh = np.array([pol.creative_refresh_days or 0 for pol in policies])
+    inert = ~retarget | (starts >= stops) | ~(r_eff > 0).any(axis=1)
+    binds = lookback < horizon
+    live = np.flatnonzero(~inert)
 
     lift_l = seg.lift_multiplicative * arm.lift_multiplier
     lift_a = seg.lift_additive * arm.lift_multiplier
     ctr = seg.ctr * arm.ctr_multiplier
     hide = seg.hide_rate * arm.hide_multiplier
     laplace = (not fixed) and seg.hill_n == 1
-    if laplace:
-        tgrid, tw = _laplace_grid(seg.adstock_theta, seg.hill_k)
-        G = np.zeros((p, act.size, tgrid.size))
-    e_b = np.full(shape, seg.h0)
-    e_f = np.zeros((p, act.size))
-    e_a = np.zeros((p, act.size))
-    cum_h = np.zeros(shape)
-    nothid = np.ones(shape)
-    surv_hist = [np.ones(shape)]
-    cumlam = [np.zeros(shape)]
-    imps = np.zeros(shape)
-    clicks = np.zeros(shape)
-    reach_lam = np.zeros(shape)
+    tgrid, tw = _laplace_grid(seg.adstock_theta, seg.hill_k) if laplace else (None, None)
     lag = max(sim.exclusion_lag_days, 1)
-    curve = []
 
-    for t in range(horizon):
-        if t:
-            e_b *= seg.rho
+    # ---- A: delivery configurations in days since their start (or calendar days if look-back binds)
+    key = np.column_stack([r_eff, n_cr, refresh, np.where(binds, lookback, 0),
+                           np.where(binds, starts, -1)])[live]
+    cfg_rows, cfg_of = np.unique(key, axis=0, return_inverse=True)
+    cfg_of = cfg_of.ravel()
+    ncf = cfg_rows.shape[0]
+    rep = [policies[live[np.flatnonzero(cfg_of == c)[0]]] for c in range(ncf)]
+    off = np.maximum(cfg_rows[:, -1], 0).astype(int)  # day index where the config starts
+    cfg_lb = cfg_rows[:, -2].astype(int)
+    r_cf = cfg_rows[:, :nq]
+    span = np.zeros(ncf, int)
+    if live.size:
+        np.maximum.at(span, cfg_of, stops[live] - starts[live])
+    n_tau = int((off + span).max()) if live.size else 0
+    e_f = np.zeros((ncf, nq))
+    e_a = np.zeros((ncf, nq))
+    nothid = np.ones((ncf, nq, ncl))
+    cumlam = [np.zeros((ncf, nq, ncl))]
+    if laplace:
+        G = np.zeros((ncf, nq, tgrid.size))
+    rec_es = np.zeros((n_tau, ncf, nq))
+    rec_m = np.zeros((n_tau, ncf, nq, ncl))
+    rec_pc = np.zeros((n_tau, ncf, nq, ncl))
+    rec_cl = np.zeros((n_tau, ncf, nq, ncl))
+    rec_ef = np.zeros((n_tau, ncf, nq))
+    rec_nh = np.ones((n_tau, ncf, nq, ncl))
+    rec_g = np.zeros((n_tau, ncf, nq, tgrid.size)) if laplace else None
+    rec_ea = np.zeros((n_tau, ncf, nq))
+    for tau in range(n_tau):
         e_f *= seg.fatigue_phi
         e_a *= seg.adstock_theta
-        active = retarget & (starts <= t) & (t < np.minimum(ends, horizon))
-        carry = np.ones(p)
-        gage = np.zeros(p)
-        for i in np.flatnonzero(active):
-            _, age, new = policies[i].creative_on(t, int(starts[i]))
-            gage[i] = math.exp(-age / seg.creative_tau_days)
-            if new and t > starts[i]:
-                carry[i] = sim.creative_fatigue_carry
+        active = tau >= off
+        carry = np.ones(ncf)
+        gage = np.zeros(ncf)
+        for c in np.flatnonzero(active):
+            _, age, new = rep[c].creative_on(int(tau - off[c]), 0)
+            gage[c] = math.exp(-age / seg.creative_tau_days)
+            if new and tau > off[c]:
+                carry[c] = sim.creative_fatigue_carry
         e_f *= carry[:, None]
         elig = nothid
-        if use_lb:
-            far = t >= lookback
-            if far.any():
-                lo = np.maximum(t - lookback + 1, 0)
-                recent = cumlam[t] - np.stack([cumlam[int(j)][i] for i, j in enumerate(lo)])
-                elig = elig * np.where(far[:, None, None], 1 - np.exp(-recent), 1.0)
-        m = r_eff[:, :, None] * active[:, None, None] * elig  # (P, Q, C)
-        m_pq = (m * wc).sum(axis=2)  # class-averaged delivery for the adstock law
+        far = (cfg_lb > 0) & (tau >= cfg_lb)
+        if far.any():
+            lo = np.maximum(tau - cfg_lb + 1, 0)
+            recent = cumlam[tau] - np.stack([cumlam[int(j)][c] for c, j in enumerate(lo)])
+            elig = elig * np.where(far[:, None, None], 1 - np.exp(-recent), 1.0)
+        m = r_cf[:, :, None] * active[:, None, None] * elig
+        m_pq = (m * wc).sum(axis=2)
         q = np.exp(-seg.fatigue_delta * e_f)
         if laplace:
             G[:, :, 1:] = G[:, :, :-1]
             G[:, :, 0] *= seg.adstock_theta
             G += m_pq[:, :, None] * np.expm1(-tgrid[None, None, :] * q[:, :, None])
-            e_s = (tw * -np.expm1(G)).sum(axis=2)
+            rec_es[tau] = (tw * -np.expm1(G)).sum(axis=2)
+            rec_g[tau] = G
         e_a += q * m_pq
         e_f += m_pq
         if not laplace:
             an = e_a ** seg.hill_n
-            e_s = an / (an + seg.hill_k ** seg.hill_n)
+            rec_es[tau] = an / (an + seg.hill_k ** seg.hill_n)
         lam_click = m * (ctr * gage)[:, None, None] * q[:, :, None]
         p_click = 1 - np.exp(-lam_click) if not fixed else 1 - (1 - np.minimum(
             ctr * gage[:, None, None] * q[:, :, None], 1)) ** m
-        if seg.click_resets_intent:
-            e_b += p_click * (seg.h0 - e_b)
         cumlam.append(cumlam[-1] + lam_click)
         tired = is_weary[None, None, :] & (e_f[:, :, None] > seg.weary_threshold)
         if hide > 0:
             ph = np.minimum(hide * np.where(tired, seg.weary_hide_multiplier, 1.0), 1.0)
             nothid = nothid * np.exp(m * np.log1p(-ph))
-        s_ex = surv_hist[max(t - lag + 1, 0)]  # not converted by day t - lag
-        imps += m * s_ex
-        clicks += lam_click * s_ex if not fixed else p_click * s_ex
-        reach_lam += m * s_ex
-        org = e_b + seg.h_floor
-        h = org * (1 + lift_l * e_s[:, :, None]) + lift_a * e_s[:, :, None]
+        rec_m[tau], rec_pc[tau], rec_ef[tau], rec_nh[tau], rec_ea[tau] = m, p_click, e_f, nothid, e_a
+        rec_cl[tau] = lam_click if not fixed else p_click
+
+    # ---- B: (start, configuration) groups on calendar days, snapshot at each policy's last day
+    shape = (p, nq, ncl)
+    snap_eb = np.full(shape, seg.h0 / seg.rho)  # inert: "day -1" state, decays to h0 on day 0
+    snap_h = np.zeros(shape)
+    imps = np.zeros(shape)
+    clicks = np.zeros(shape)
+    reach_lam = np.zeros(shape)
+    grp_rows, grp_of = np.unique(np.column_stack([starts[live], cfg_of]), axis=0,
+                                 return_inverse=True)
+    grp_of = grp_of.ravel()
+    ng = grp_rows.shape[0]
+    g_start, g_cfg = grp_rows[:, 0], grp_rows[:, 1]
+    g_off = off[g_cfg] if ng else np.zeros(0, int)
+    last = stops[live] - 1
+    by_day: dict[int, np.ndarray] = {}
+    for d in np.unique(last):
+        by_day[int(d)] = np.flatnonzero(last == d)
+    n_days = int(stops[live].max()) if live.size else 0
+    e_b = np.full((ng, nq, ncl), seg.h0)
+    cum_h = np.zeros((ng, nq, ncl))
+    g_imps = np.zeros((ng, nq, ncl))
+    g_clicks = np.zeros((ng, nq, ncl))
+    g_reach = np.zeros((ng, nq, ncl))
+    surv_hist = [np.ones((ng, nq, ncl))]
+    g_curve = []
+    gidx = np.arange(ng)
+    for t in range(n_days):
+        if t:
+            e_b *= seg.rho
+        tau = t - g_start + g_off
+        on = (t >= g_start) & (tau < n_tau)
+        tc = np.clip(tau, 0, max(n_tau - 1, 0))
+        w = on.astype(float)
+        e_s = rec_es[tc, g_cfg] * w[:, None]
+        m = rec_m[tc, g_cfg] * w[:, None, None]
+        ef = rec_ef[tc, g_cfg] * w[:, None]
+        if seg.click_resets_intent:
+            e_b += rec_pc[tc, g_cfg] * w[:, None, None] * (seg.h0 - e_b)
+        s_ex = surv_hist[max(t - lag + 1, 0)]
+        g_imps += m * s_ex
+        g_clicks += rec_cl[tc, g_cfg] * w[:, None, None] * s_ex
+        g_reach += m * s_ex
+        h = (e_b + seg.h_floor) * (1 + lift_l * e_s[:, :, None]) + lift_a * e_s[:, :, None]
         if weary and seg.weary_eta > 0:
-            over = np.maximum(e_f[:, :, None] - seg.weary_threshold, 0) * is_weary[None, None, :]
+            over = np.maximum(ef[:, :, None] - seg.weary_threshold, 0) * is_weary[None, None, :]
             h = h * np.exp(-seg.weary_eta * over)
         cum_h += h
         surv = (np.exp(-cum_h) if math.isinf(seg.frailty_shape)
                 else (1 + cum_h / seg.frailty_shape) ** (-seg.frailty_shape))
         surv_hist.append(surv)
         if keep_curves:
-            curve.append(1 - np.einsum("pqc,q,c->p", surv, wq, wc))
+            g_curve.append(1 - np.einsum("gqc,q,c->g", surv, wq, wc))
+        if t in by_day:
+            mem = by_day[t]
+            pol, g = live[mem], gidx[grp_of[mem]]
+            snap_eb[pol], snap_h[pol] = e_b[g], cum_h[g]
+            imps[pol], clicks[pol], reach_lam[pol] = g_imps[g], g_clicks[g], g_reach[g]
+
+    # ---- C: after the window, closed form from (configuration, last active day) snapshots
+    tau_end = np.full(p, -1)
+    cfg_p = np.zeros(p, int)
+    tau_end[live] = last - starts[live] + off[cfg_of]
+    cfg_p[live] = cfg_of
+    pair_rows, pair_of = np.unique(np.column_stack([cfg_p, tau_end]), axis=0, return_inverse=True)
+    pair_of = pair_of.ravel()
+    u_cfg, u_tau = pair_rows[:, 0], pair_rows[:, 1]
+    real = u_tau >= 0
+    ut = np.maximum(u_tau, 0)
+    ef_end = np.where(real[:, None], rec_ef[ut, u_cfg], 0.0) if n_tau else np.zeros((len(ut), nq))
+    nh_end = (np.where(real[:, None, None], rec_nh[ut, u_cfg], 1.0) if n_tau
+              else np.ones((len(ut), nq, ncl)))
+    g_end = ea_end = None
+    if laplace:
+        g_end = (np.where(real[:, None, None], rec_g[ut, u_cfg], 0.0) if n_tau
+                 else np.zeros((len(ut), nq, tgrid.size)))
+    else:
+        ea_end = np.where(real[:, None], rec_ea[ut, u_cfg], 0.0) if n_tau else np.zeros((len(ut), nq))
+    post = horizon - np.where(inert, 0, stops)
+    ca, cb = _post_tables(g_end, ea_end, ef_end, seg, lift_l, lift_a, is_weary, tw,
+                          int(post.max()))
+    cum_final = snap_h + snap_eb * ca[pair_of, :, :, post] + cb[pair_of, :, :, post]
+
+    def surv_of(h: np.ndarray) -> np.ndarray:
+        return (np.exp(-h) if math.isinf(seg.frailty_shape)
+                else (1 + h / seg.frailty_shape) ** (-seg.frailty_shape))
 
     def avg(x: np.ndarray) -> np.ndarray:
         return np.einsum("pqc,q,c->p", x, wq, wc)
@@ -173,15 +314,25 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     reach = (avg(1 - np.exp(-reach_lam)) if not fixed
              else avg((reach_lam > 0).astype(float)))
     out = {
-        "conversion_rate": 1 - avg(surv_hist[-1]),
+        "conversion_rate": 1 - avg(surv_of(cum_final)),
         "impressions_per_lead": avg(imps),
         "clicks_per_lead": avg(clicks),
         "reach_rate": reach,
         "cost_per_lead": avg(imps) * cpm / 1000.0,
-        "annoyance_rate": 1 - avg(nothid),
+        "annoyance_rate": 1 - avg(nh_end[pair_of]),
     }
     if keep_curves:
-        out["curve"] = np.stack(curve, axis=1) if curve else np.zeros((p, 0))
+        curve = np.zeros((p, horizon))
+        g_curve_arr = np.stack(g_curve, axis=1) if g_curve else np.zeros((ng, 0))
+        b = np.where(inert, 0, stops)
+        for i in range(p):
+            if b[i]:
+                curve[i, : b[i]] = g_curve_arr[gidx[grp_of[np.searchsorted(live, i)]], : b[i]]
+            d = np.arange(1, post[i] + 1)
+            cum = snap_h[i][..., None] + snap_eb[i][..., None] * ca[pair_of[i]][..., d] \
+                + cb[pair_of[i]][..., d]
+            curve[i, b[i]:] = 1 - np.einsum("qcd,q,c->d", surv_of(cum), wq, wc)
+        out["curve"] = curve
     return out
 
 
@@ -214,7 +365,7 @@ def expected_outcomes(
     horizon_days: int,
     arm: ArmSpec | None = None,
     act_nodes: int = 12,
-    chunk: int = 512,
+    chunk: int = 20_000,
 ) -> pd.DataFrame:
     """Expected per-lead outcomes at the horizon for each policy (one row per policy).
 
