@@ -1,12 +1,18 @@
 """The headline block every report opens with, and the same numbers for the JSON sidecar.
 
-A :class:`Headline` holds the decision, the effect with its interval, the confidence (a p-value
-or a probability, labelled as what it is), and the data health: rows used and set aside by the
+A :class:`Headline` holds the decision, the effect with its interval, the evidence (a p-value
+*or* a probability, each under its own key and label: a p-value is never called "confidence",
+a Bayesian probability never a p-value), and the data health: rows used and set aside by the
 loaders, the sample-ratio check and the attribution window the conversions were counted in.
+
 It renders as escaped HTML (``_repr_html_``: JupyterLab and the exported report show the same
-block) and as escaped Markdown, and :meth:`Headline.to_sidecar` gives the flat mapping
-:func:`abtest.report.write_sidecar` stores. Every HTML row carries its sidecar key and raw value
-(``data-key`` / ``data-value``), so a test can check the page against the JSON.
+block): the decision in bold, one sentence with the effect, its interval and the evidence, and
+one data-health line. :meth:`Headline.to_sidecar` gives the flat mapping
+:func:`abtest.report.write_sidecar` stores, and :func:`headline_lines` turns such a mapping back
+into the same two lines (the batch index uses it). Every number in the HTML carries its sidecar
+key and raw JSON value (``data-key`` / ``data-value``), so a test can check the page against the
+JSON. Relative intervals that are Fieller complements (``ci_shape == "complement"``) read
+"below X or above Y".
 """
 
 from __future__ import annotations
@@ -17,19 +23,40 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from abtest.html import escape_html, escape_markdown
+from abtest.html import (
+    ValueFormat,
+    escape_html,
+    escape_markdown,
+    format_interval,
+    format_value,
+    metric_format,
+)
 
 if TYPE_CHECKING:
     from abtest.experiment import ExperimentResults
     from abtest.stories import LoadedData
 
-__all__ = ["Headline", "ValueFormat", "format_value", "headline_from_results", "srm_text"]
-
-ValueFormat = Literal["percent", "signed_percent", "number", "money", "p_value", "count", "text"]
+__all__ = [
+    "Headline",
+    "ValueFormat",
+    "format_value",
+    "headline_from_results",
+    "headline_lines",
+    "planning_headline",
+    "simulation_headline",
+    "srm_text",
+    "table_html",
+    "trend_headline",
+]
 
 _CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
-_PERCENT_METRICS = {"ctr", "cvr_click", "cvr_impression", "conversion_rate", "engagement_rate",
-                    "video_completion"}
+IntervalShape = Literal["interval", "complement"]
+
+#: Sidecar keys of a structured headline (what :func:`headline_lines` needs).
+HEADLINE_KEYS = ("metric", "comparison", "effect", "effect_label", "effect_format", "ci_low",
+                 "ci_high", "ci_shape", "interval_label", "p_value", "p_value_note",
+                 "probability", "probability_label", "rows_used", "rows_set_aside", "srm",
+                 "attribution_window")
 
 
 def _finite(value: Any) -> float | None:
@@ -40,30 +67,24 @@ def _finite(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def format_value(value: Any, fmt: ValueFormat, *, currency: str = "") -> str:
-    """Human text for one headline value; ``None`` (not available) reads as an em dash."""
-    if value is None:
-        return "—"
-    if fmt == "text":
-        return str(value)
-    f = _finite(value)
-    if f is None:
-        return "—"
-    if fmt == "percent":
-        return f"{f:.2%}"
-    if fmt == "signed_percent":
-        return f"{f:+.1%}"
-    if fmt == "p_value":
-        return "< 0.001" if f < 0.001 else f"{f:.3f}"
-    if fmt == "count":
-        return f"{f:,.0f}"
-    if fmt == "money":
-        return f"{f:,.2f} {currency}".strip()
-    return f"{f:,.4g}"
+def _number(value: Any) -> float | None:
+    """A float that may be infinite (an unbounded interval end); NA/NaN/non-numbers -> None."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):  # None, pd.NA, text
+        return None
+    return None if math.isnan(f) else f
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """Sidecar form of an interval end: JSON has no infinity, so ±inf -> "inf"/"-inf"."""
+    if value is not None and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 def srm_text(srm: Mapping[str, Any]) -> str:
-    """``"ok (p = 0.42)"``, ``"MISMATCH (p = 0.0002)"`` or ``"not checked"``."""
+    """``"ok (p = 0.42)"``, ``"MISMATCH: traffic split is off (p = 0.0002)"`` or "not checked"."""
     if not srm.get("checked"):
         return "not checked (ad-level data has no unit counts)"
     p = _finite(srm.get("p_value"))
@@ -71,13 +92,100 @@ def srm_text(srm: Mapping[str, Any]) -> str:
     return ("MISMATCH: traffic split is off" if srm.get("flag") else "ok") + shown
 
 
-@dataclass(frozen=True)
+# --------------------------------------------------------------------------- sentence parts
+Part = tuple[str | None, Any, str]  # (sidecar key or None for plain text, raw value, text)
+
+
+def _effect_parts(h: Mapping[str, Any]) -> list[Part]:
+    """The effect sentence as parts: metric, comparison, effect, interval, evidence."""
+    fmt = h.get("effect_format") or "signed_percent"
+    cur = h.get("currency") or ""
+    parts: list[Part] = []
+    if h.get("metric"):
+        parts += [("metric", h["metric"], str(h["metric"])), (None, None, ", ")]
+    if h.get("comparison"):
+        parts += [("comparison", h["comparison"], str(h["comparison"]))]
+    parts.append((None, None, ": "))
+    parts.append(("effect", h.get("effect"), format_value(h.get("effect"), fmt, currency=cur)))
+    if h.get("effect_label"):
+        parts += [(None, None, " "), ("effect_label", h["effect_label"], str(h["effect_label"]))]
+    lo, hi = h.get("ci_low"), h.get("ci_high")
+    if lo is not None or hi is not None:
+        shape = h.get("ci_shape") or "interval"
+        text = format_interval(lo, hi, fmt, shape=shape, currency=cur)
+        parts += [(None, None, " ("),
+                  ("interval_label", h.get("interval_label"), str(h.get("interval_label") or "")),
+                  (None, None, ": "), ("ci_shape", shape, text), (None, None, ")")]
+    p, prob = h.get("p_value"), h.get("probability")
+    if p is not None:
+        ptext = format_value(p, "p_value")
+        parts += [(None, None, "; p " + ("" if ptext.startswith("<") else "= ")),
+                  ("p_value", p, ptext)]
+        if h.get("p_value_note"):
+            parts += [(None, None, " ("), ("p_value_note", h["p_value_note"],
+                                            str(h["p_value_note"])), (None, None, ")")]
+    elif prob is not None:
+        parts += [(None, None, "; "),
+                  ("probability_label", h.get("probability_label"),
+                   str(h.get("probability_label") or "probability")),
+                  (None, None, ": "), ("probability", prob, format_value(prob, "percent"))]
+    return parts
+
+
+def _health_parts(h: Mapping[str, Any]) -> list[Part]:
+    """Data health: rows used / set aside, the sample-ratio check, the attribution window."""
+    parts: list[Part] = []
+    used, aside = h.get("rows_used"), h.get("rows_set_aside")
+    if used is not None:
+        parts += [(None, None, "Rows used "), ("rows_used", used, format_value(used, "count"))]
+        if aside is not None:
+            parts += [(None, None, ", set aside "),
+                      ("rows_set_aside", aside, format_value(aside, "count"))]
+        parts.append((None, None, " · "))
+    if h.get("srm"):
+        parts += [(None, None, "Traffic split (SRM check): "), ("srm", h["srm"], str(h["srm"])),
+                  (None, None, " · ")]
+    if h.get("attribution_window"):
+        parts += [(None, None, "Conversions: "),
+                  ("attribution_window", h["attribution_window"], str(h["attribution_window"]))]
+    while parts and parts[-1][0] is None and parts[-1][2] == " · ":
+        parts.pop()
+    return parts
+
+
+def headline_lines(headline: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(effect sentence, data-health line)`` of a sidecar headline, as plain (unescaped) text.
+
+    ``None`` when the mapping is not a structured :class:`Headline` (no ``effect`` or labels),
+    e.g. a custom notebook's free-form headline.
+    """
+    if "effect" not in headline or not ({"p_value", "probability"} & set(headline)):
+        return None
+    return ("".join(t for _k, _v, t in _effect_parts(headline)),
+            "".join(t for _k, _v, t in _health_parts(headline)))
+
+
+def _html_parts(parts: list[Part]) -> str:
+    out = []
+    for key, value, text in parts:
+        if key is None:
+            out.append(escape_html(text))
+        else:
+            raw = escape_html(json.dumps(value, allow_nan=False))
+            out.append(f'<span data-key="{escape_html(key)}" data-value="{raw}">'
+                       f"{escape_html(text)}</span>")
+    return "".join(out)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Headline:
     """The numbers a reader needs before the evidence.
 
-    ``effect``/``ci_low``/``ci_high`` are in ``effect_format`` units (a relative lift by default);
-    ``confidence`` is what ``confidence_label`` says (an adjusted p-value, or a probability to beat
-    control — never both under one label). Missing values are ``None``, shown as "—".
+    ``effect``/``ci_low``/``ci_high`` are in ``effect_format`` units (a relative lift by default;
+    interval ends may be ±inf = unbounded); ``ci_shape`` is ``"complement"`` when the set is
+    everything *outside* ``(ci_low, ci_high)`` (Fieller). The evidence is ``p_value`` (with
+    ``p_value_note``, e.g. "Holm-adjusted") or ``probability`` (with ``probability_label``,
+    e.g. "chance B is better than A") — never both. Missing values are ``None``, shown as "—".
     """
 
     title: str
@@ -87,88 +195,91 @@ class Headline:
     effect: float | None
     ci_low: float | None
     ci_high: float | None
-    confidence: float | None
-    confidence_label: str
     rows_used: int | None
     rows_set_aside: int | None
     srm: str
     attribution_window: str
-    effect_label: str = "Relative lift"
-    interval_label: str = "95% confidence interval"
+    p_value: float | None = None
+    p_value_note: str = ""
+    probability: float | None = None
+    probability_label: str = ""
+    ci_shape: IntervalShape = "interval"
+    effect_label: str = "relative lift"
+    interval_label: str = "95% CI"
     effect_format: ValueFormat = "signed_percent"
-    confidence_format: ValueFormat = "p_value"
     currency: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    # ------------------------------------------------------------------ fields
-    def fields(self) -> list[tuple[str, str, Any, str]]:
-        """``(key, label, raw value, display text)`` in display order (decision first)."""
-        eff = self.effect_format
-        rows = [
-            ("decision", "Decision", self.decision, self.decision),
-            ("metric", "Primary metric", self.metric, self.metric),
-            ("comparison", "Comparison", self.comparison, self.comparison),
-            ("effect", self.effect_label, self.effect,
-             format_value(self.effect, eff, currency=self.currency)),
-            ("ci_low", f"{self.interval_label}, low", self.ci_low,
-             format_value(self.ci_low, eff, currency=self.currency)),
-            ("ci_high", f"{self.interval_label}, high", self.ci_high,
-             format_value(self.ci_high, eff, currency=self.currency)),
-            ("confidence", self.confidence_label, self.confidence,
-             format_value(self.confidence, self.confidence_format)),
-            ("rows_used", "Rows used", self.rows_used, format_value(self.rows_used, "count")),
-            ("rows_set_aside", "Rows set aside", self.rows_set_aside,
-             format_value(self.rows_set_aside, "count")),
-            ("srm", "Sample ratio check", self.srm, self.srm),
-            ("attribution_window", "Conversions counted", self.attribution_window,
-             self.attribution_window),
-        ]
-        return rows
+    def __post_init__(self) -> None:
+        if self.p_value is not None and self.probability is not None:
+            raise ValueError("a headline shows a p-value or a probability, not both")
+        if self.ci_shape not in ("interval", "complement"):
+            raise ValueError(f"ci_shape must be 'interval' or 'complement', got {self.ci_shape!r}")
 
+    # ------------------------------------------------------------------ data
     def to_sidecar(self) -> dict[str, Any]:
-        """Flat, JSON-safe mapping for :func:`abtest.report.write_sidecar` (display order)."""
-        out: dict[str, Any] = {"title": self.title}
-        for key, _label, value, _text in self.fields():
-            if key == "decision":
-                continue  # stored as the sidecar's own ``decision``
-            out[key] = value
-        out["confidence_label"] = self.confidence_label
-        out["effect_label"] = self.effect_label
-        return out
+        """Flat, JSON-safe mapping for :func:`abtest.report.write_sidecar` (the decision is
+        stored as the sidecar's own ``decision``; infinite interval ends as "inf"/"-inf")."""
+        return {
+            "title": self.title,
+            "metric": self.metric,
+            "comparison": self.comparison,
+            "effect": self.effect,
+            "effect_label": self.effect_label,
+            "effect_format": self.effect_format,
+            "currency": self.currency,
+            "ci_low": _json_number(self.ci_low),
+            "ci_high": _json_number(self.ci_high),
+            "ci_shape": self.ci_shape,
+            "interval_label": self.interval_label,
+            "p_value": self.p_value,
+            "p_value_note": self.p_value_note,
+            "probability": self.probability,
+            "probability_label": self.probability_label,
+            "rows_used": self.rows_used,
+            "rows_set_aside": self.rows_set_aside,
+            "srm": self.srm,
+            "attribution_window": self.attribution_window,
+        }
+
+    def effect_sentence(self) -> str:
+        """The effect in one line (plain text), as the index and the report show it."""
+        return "".join(t for _k, _v, t in _effect_parts(self.to_sidecar()))
+
+    def health_line(self) -> str:
+        """Rows used / set aside, SRM check and attribution window in one line (plain text)."""
+        return "".join(t for _k, _v, t in _health_parts(self.to_sidecar()))
 
     # ---------------------------------------------------------------- rendering
-    def _interval(self) -> str:
-        eff, cur = self.effect_format, self.currency
-        if self.ci_low is None or self.ci_high is None:
-            return "—"
-        return f"{format_value(self.ci_low, eff, currency=cur)} to " \
-               f"{format_value(self.ci_high, eff, currency=cur)}"
-
     def to_html(self) -> str:
-        """The headline as an escaped HTML block (decision, table of numbers, notes)."""
-        rows = []
-        for key, label, value, text in self.fields():
-            if key == "decision":
-                continue
-            raw = escape_html(json.dumps(value, allow_nan=False))
-            rows.append(f'<tr data-key="{escape_html(key)}"><th style="text-align:left">'
-                        f'{escape_html(label)}</th><td data-value="{raw}">{escape_html(text)}</td>'
-                        "</tr>")
+        """The headline as an escaped HTML block: decision, effect sentence, data health, notes.
+
+        Every number and label sits in a ``<span data-key data-value>`` holding the sidecar key
+        and raw JSON value; the format and currency ride on the effect sentence's wrapper.
+        """
+        side = self.to_sidecar()
         notes = "".join(f"<li>{escape_html(n)}</li>" for n in self.notes)
         decision_raw = escape_html(json.dumps(self.decision))
+        effect, health = _effect_parts(side), _health_parts(side)
+        shown = {k for k, _v, _t in effect + health if k is not None}
+        # keys with nothing to show (format, currency, evidence that does not apply, no
+        # interval): kept as empty hidden spans so the page still carries every sidecar value
+        meta = "".join(
+            f'<span data-key="{k}" data-value="{escape_html(json.dumps(v))}" hidden></span>'
+            for k, v in side.items() if k != "title" and k not in shown
+        )
         return (
             '<div class="abtest-headline" style="border-left:4px solid #2f6f9f;'
             'padding:0.6rem 1rem;margin:0.5rem 0 1rem 0;background:#f6f9fc">'
             f'<h2 style="margin-top:0">{escape_html(self.title)}</h2>'
             f'<p class="abtest-decision" data-key="decision" data-value="{decision_raw}" '
-            f'style="font-size:1.25em;font-weight:600">{escape_html(self.decision)}</p>'
-            f'<p class="abtest-effect">{escape_html(self.effect_label)} '
-            f'{escape_html(format_value(self.effect, self.effect_format, currency=self.currency))}'
-            f' ({escape_html(self.interval_label)}: {escape_html(self._interval())}); '
-            f'{escape_html(self.confidence_label)}: '
-            f'{escape_html(format_value(self.confidence, self.confidence_format))}</p>'
-            f'<table class="abtest-headline-table">{"".join(rows)}</table>'
-            + (f'<ul class="abtest-notes">{notes}</ul>' if notes else "")
+            f'style="font-size:1.25em;font-weight:600;margin:0.2rem 0">'
+            f"{escape_html(self.decision)}</p>"
+            f'<p class="abtest-effect" style="margin:0.3rem 0">{meta}{_html_parts(effect)}</p>'
+            '<p class="abtest-health" style="margin:0.3rem 0;color:#57606a;font-size:0.92em">'
+            f"{_html_parts(health)}</p>"
+            + (f'<ul class="abtest-notes" style="margin:0.3rem 0;font-size:0.92em">{notes}</ul>'
+               if notes else "")
             + "</div>"
         )
 
@@ -178,10 +289,11 @@ class Headline:
     def to_markdown(self) -> str:
         """The headline as escaped Markdown (for chat, e-mail or a markdown cell)."""
         lines = [f"## {escape_markdown(self.title)}", "",
-                 f"**{escape_markdown(self.decision)}**", "", "| | |", "|---|---|"]
-        for key, label, _value, text in self.fields():
-            if key != "decision":
-                lines.append(f"| {escape_markdown(label)} | {escape_markdown(text)} |")
+                 f"**{escape_markdown(self.decision)}**", "",
+                 escape_markdown(self.effect_sentence()), "",
+                 escape_markdown(self.health_line())]
+        if self.notes:
+            lines.append("")
         lines += [f"- {escape_markdown(n)}" for n in self.notes]
         return "\n".join(lines)
 
@@ -220,9 +332,11 @@ def headline_from_results(
     """Headline of an :class:`~abtest.experiment.ExperimentResults` for one metric and arm.
 
     ``metric`` defaults to the primary metric; ``arm`` to the recommended arm ("ship X"), else the
-    treatment with the strongest evidence (smallest adjusted p-value, or highest probability to
-    beat control for Bayesian results). The effect is the relative lift with its interval; when
-    the control value is 0 (relative lift undefined) it is the absolute difference instead.
+    treatment with the strongest evidence (smallest adjusted p-value, or highest chance to be
+    better than control for Bayesian results). The effect is the relative lift with its interval
+    (a Fieller complement keeps ``ci_shape="complement"``); when the control value is 0
+    (relative lift undefined) it is the absolute difference instead. Frequentist intervals are
+    unadjusted while p-values are multiplicity-adjusted, and the labels say so.
     """
     opts = results.options
     method = str(opts["method"])
@@ -247,34 +361,43 @@ def headline_from_results(
         raise ValueError(f"arm {arm!r} is not a treatment arm of the results")
     r = row.iloc[0]
     label = str(r["metric_label"])
-    lo_col, hi_col = (("rel_cred_low", "rel_cred_high") if method == "bayesian"
-                      else ("rel_ci_low", "rel_ci_high"))
-    effect, lo, hi = _finite(r.get("rel_lift")), _finite(r.get(lo_col)), _finite(r.get(hi_col))
-    effect_label, fmt = f"Relative lift in {label}", "signed_percent"
-    if effect is None and method != "bayesian":
+    bayes = method == "bayesian"
+    lo_col, hi_col = ("rel_cred_low", "rel_cred_high") if bayes else ("rel_ci_low", "rel_ci_high")
+    effect, lo, hi = _finite(r.get("rel_lift")), _number(r.get(lo_col)), _number(r.get(hi_col))
+    shape = "interval" if bayes else str(r.get("rel_ci_shape") or "interval")
+    effect_label, fmt = "relative lift", "signed_percent"
+    if effect is None and not bayes:
         effect = _finite(r.get("abs_diff"))
-        lo, hi = _finite(r.get("abs_ci_low")), _finite(r.get("abs_ci_high"))
-        effect_label = f"Difference in {label}"
-        fmt = "percent" if metric in _PERCENT_METRICS else "number"
+        lo, hi = _number(r.get("abs_ci_low")), _number(r.get("abs_ci_high"))
+        shape = "interval"
+        effect_label = "difference (control is 0, so no relative lift)"
+        fmt = {"percent": "signed_points", "money": "signed_money"}.get(
+            metric_format(metric), "signed_number")
     level = f"{1 - float(opts['alpha']):.0%}"
-    if method == "bayesian":
-        conf_label = f"Probability {arm} beats {control} (not a p-value)"
-        confidence, conf_fmt = _finite(r.get("prob_beat_control")), "percent"
+    corr = _CORRECTIONS.get(str(opts.get("correction", "none")))
+    p_value = probability = None
+    p_note = prob_label = ""
+    if bayes:
+        probability = _finite(r.get("prob_beat_control"))
+        prob_label = f"chance {arm} is better than {control}"
         interval = f"{level} credible interval"
     else:
-        kind = "always-valid p-value" if method == "sequential" else "p-value"
-        corr = _CORRECTIONS.get(str(opts.get("correction", "none")))
-        conf_label = f"{kind} ({corr}-adjusted)" if corr else kind
-        confidence, conf_fmt = _finite(r.get("p_adjusted")), "p_value"
-        interval = f"{level} {'always-valid ' if method == 'sequential' else ''}confidence interval"
+        p_value = _finite(r.get("p_adjusted"))
+        kind = "always-valid" if method == "sequential" else ""
+        p_note = ", ".join(x for x in (kind, f"{corr}-adjusted" if corr else "") if x)
+        interval = f"{level} {'always-valid ' if method == 'sequential' else ''}CI"
+        if corr:
+            interval = f"unadjusted {interval}"
     used, aside = _rows(data)
     decision = rec[:1].upper() + rec[1:]
     return Headline(
         title=title, decision=decision, metric=label, comparison=f"{arm} vs {control}",
-        effect=effect, ci_low=lo, ci_high=hi, confidence=confidence, confidence_label=conf_label,
-        rows_used=used, rows_set_aside=aside, srm=srm_text(results.srm),
-        attribution_window=attribution_window, effect_label=effect_label, interval_label=interval,
-        effect_format=fmt, confidence_format=conf_fmt, currency=currency,  # type: ignore[arg-type]
+        effect=effect, ci_low=lo, ci_high=hi, ci_shape=shape,  # type: ignore[arg-type]
+        p_value=p_value, p_value_note=p_note, probability=probability,
+        probability_label=prob_label, rows_used=used, rows_set_aside=aside,
+        srm=srm_text(results.srm), attribution_window=attribution_window,
+        effect_label=effect_label, interval_label=interval,
+        effect_format=fmt, currency=currency,  # type: ignore[arg-type]
         notes=tuple(notes) + tuple(results.notes),
     )
 
@@ -321,12 +444,11 @@ def trend_headline(
     return Headline(
         title=title, decision=decision, metric=metric, comparison=f"per extra {level_label}",
         effect=_finite(math.expm1(slope)), ci_low=_finite(math.expm1(slope - z * se)),
-        ci_high=_finite(math.expm1(slope + z * se)), confidence=_finite(trend.p_value),
-        confidence_label="p-value of the trend (quasi-binomial Wald test)",
+        ci_high=_finite(math.expm1(slope + z * se)), p_value=_finite(trend.p_value),
+        p_value_note="trend test, quasi-binomial Wald",
         rows_used=_rows(data)[0], rows_set_aside=_rows(data)[1],
         srm="not applicable (no split compared)", attribution_window=attribution_window,
-        effect_label=f"Change in the odds of {metric} per extra {level_label}",
-        notes=tuple(notes),
+        effect_label="change in the odds", interval_label="95% CI", notes=tuple(notes),
     )
 
 
@@ -351,18 +473,16 @@ def simulation_headline(
         raise ValueError(f"policy {pol!r} was not replayed for segment {segment!r}")
     u = unc.iloc[0]
     return Headline(
-        title=title, decision=decision, metric="Extra conversions per lead (incremental rate)",
+        title=title, decision=decision, metric="Incremental conversions",
         comparison=f"{pol} vs no retargeting ({segment} leads)",
         effect=_finite(u["incremental_rate"]), ci_low=_finite(u["incremental_rate_low"]),
-        ci_high=_finite(u["incremental_rate_high"]), confidence=_finite(u["share_best"]),
-        confidence_label="Share of simulated replays in which this policy was best "
-                         "(not a p-value)",
+        ci_high=_finite(u["incremental_rate_high"]), probability=_finite(u["share_best"]),
+        probability_label="share of simulated replays in which this policy was best",
         rows_used=None, rows_set_aside=None, srm="not applicable (simulation)",
         attribution_window=f"simulated true conversions within {horizon_days} days of entry "
                            "(no platform attribution)",
-        effect_label="Incremental conversion rate",
-        interval_label="95% Monte Carlo interval", effect_format="percent",
-        confidence_format="percent", notes=tuple(notes),
+        effect_label="of leads convert because of the ads",
+        interval_label="95% Monte Carlo interval", effect_format="percent", notes=tuple(notes),
     )
 
 
@@ -390,11 +510,10 @@ def planning_headline(
     return Headline(
         title=title, decision=decision, metric="Conversion rate (per lead)",
         comparison=f"{n_arms - 1} treatment arm(s) vs control",
-        effect=lift, ci_low=None, ci_high=None, confidence=float(power),
-        confidence_label=f"Power: chance to detect the lift if it is real (two-sided alpha "
-                         f"{alpha:g})",
+        effect=lift, ci_low=None, ci_high=None, probability=float(power),
+        probability_label=f"power (chance to detect that lift if it is real, two-sided "
+                          f"alpha {alpha:g})",
         rows_used=None, rows_set_aside=None, srm="not applicable (planning)",
         attribution_window="as planned: first-party conversions per lead",
-        effect_label="Planned minimum detectable lift", interval_label="interval",
-        confidence_format="percent", notes=tuple(notes),
+        effect_label="planned minimum detectable lift", interval_label="", notes=tuple(notes),
     )

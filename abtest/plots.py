@@ -68,6 +68,27 @@ def _metric_rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
+def _lift_colors(rows: pd.DataFrame, lo: str, hi: str) -> np.ndarray:
+    """Green for "better", red for "worse", grey otherwise, from the table's direction-aware
+    ``verdict`` (so a lower cost per conversion is green); without a verdict column, from
+    :func:`abtest.stats.interval_excludes` (complement-aware) and the sign of the lift."""
+    if "verdict" in rows:
+        verdict = rows["verdict"].astype("string").fillna("").to_numpy(dtype=str)
+    else:
+        from abtest.stats import interval_excludes
+
+        shape = (rows["rel_ci_shape"].astype("string").fillna("interval").to_numpy(dtype=str)
+                 if "rel_ci_shape" in rows and lo == "rel_ci_low"
+                 else np.full(len(rows), "interval"))
+        excl = interval_excludes(rows[lo].astype(float), rows[hi].astype(float), shape)
+        up = np.sign(rows["rel_lift"].astype(float).to_numpy())
+        if "higher_is_better" in rows:
+            up = up * np.where(rows["higher_is_better"].astype(bool).to_numpy(), 1.0, -1.0)
+        verdict = np.where(excl & (up > 0), "better", np.where(excl & (up < 0), "worse", ""))
+    return np.where(verdict == "better", "#2a9d8f",
+                    np.where(verdict == "worse", "#e76f51", "#6c757d"))
+
+
 def lift_plot(
     table: pd.DataFrame,
     metric: str,
@@ -80,6 +101,10 @@ def lift_plot(
 
     ``table`` is :attr:`ExperimentResults.table`; Bayesian credible intervals are used when the
     table has them. Pooled rows only unless ``by_segment`` (then one row per segment × arm).
+    Colours follow the table's ``verdict`` (green better, red worse, grey inconclusive, in the
+    metric's direction). Unbounded ends are drawn to the plot edge with an arrow; a Fieller
+    *complement* (``rel_ci_shape == "complement"``: the set is everything outside
+    ``(rel_ci_low, rel_ci_high)``) is drawn as two dashed rays going outwards.
     """
     rows = _metric_rows(table, metric)
     rows = rows[~rows["is_control"]]
@@ -87,23 +112,53 @@ def lift_plot(
         rows = rows[rows["segment"] == "all"]
     lo, hi = (("rel_cred_low", "rel_cred_high") if "rel_cred_low" in rows
               else ("rel_ci_low", "rel_ci_high"))
+    complement = (rows["rel_ci_shape"].astype("string").fillna("interval") == "complement"
+                  ).to_numpy(dtype=bool) if lo == "rel_ci_low" and "rel_ci_shape" in rows \
+        else np.zeros(len(rows), dtype=bool)
     data = pd.DataFrame({
         "label": (rows["segment"].astype(str) + " · " + rows["arm"].astype(str)) if by_segment
         else rows["arm"].astype(str),
-        "lift": rows["rel_lift"].astype(float), "lo": rows[lo].astype(float),
-        "hi": rows[hi].astype(float),
-    }).replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
+        "lift": rows["rel_lift"].astype(float).to_numpy(),
+        "lo": rows[lo].astype(float).to_numpy(), "hi": rows[hi].astype(float).to_numpy(),
+        "complement": complement, "color": _lift_colors(rows, lo, hi),
+    })
     ax = _ax(ax, (8, 0.5 * len(data) + 1.8))
     y = np.arange(len(data))[::-1]
-    colors = np.where(data["lo"] > 0, "#2a9d8f", np.where(data["hi"] < 0, "#e76f51", "#6c757d"))
-    ax.hlines(y, data["lo"], data["hi"], colors=colors, linewidth=3, alpha=0.8)
-    ax.scatter(data["lift"], y, color=colors, s=60, zorder=3)
+    finite = np.concatenate([data[c].to_numpy() for c in ("lift", "lo", "hi")] + [[0.0]])
+    finite = finite[np.isfinite(finite)]
+    span = max(float(finite.max() - finite.min()), 0.1)
+    left, right = float(finite.min()) - 0.12 * span, float(finite.max()) + 0.12 * span
+    ax.set_xlim(left, right)
+    lo_c = np.clip(data["lo"].to_numpy(), left, right)
+    hi_c = np.clip(data["hi"].to_numpy(), left, right)
+    plain, comp = ~data["complement"].to_numpy(), data["complement"].to_numpy()
+    color = data["color"].to_numpy()
+    ax.hlines(y[plain], lo_c[plain], hi_c[plain], colors=color[plain], linewidth=3, alpha=0.8)
+    # complement: (-inf, lo] and [hi, inf), dashed, to the plot edges
+    ax.hlines(y[comp], np.full(comp.sum(), left), lo_c[comp], colors=color[comp], linewidth=3,
+              alpha=0.8, linestyles="dashed")
+    ax.hlines(y[comp], hi_c[comp], np.full(comp.sum(), right), colors=color[comp], linewidth=3,
+              alpha=0.8, linestyles="dashed")
+    open_left = comp | (plain & ~np.isfinite(data["lo"].to_numpy()))
+    open_right = comp | (plain & ~np.isfinite(data["hi"].to_numpy()))
+    ax.scatter(np.full(open_left.sum(), left), y[open_left], marker="<", s=70,
+               color=color[open_left], zorder=3, clip_on=False)
+    ax.scatter(np.full(open_right.sum(), right), y[open_right], marker=">", s=70,
+               color=color[open_right], zorder=3, clip_on=False)
+    has_lift = np.isfinite(data["lift"].to_numpy())
+    ax.scatter(data["lift"].to_numpy()[has_lift], y[has_lift], color=color[has_lift], s=60,
+               zorder=4)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(y, data["label"])
     _percent_axis(ax.xaxis, 0)
     label = str(rows["metric_label"].iloc[0]) if len(rows) else metric
     control = str(_metric_rows(table, metric).loc[lambda d: d["is_control"], "arm"].iloc[0])
-    ax.set_xlabel(f"Change in {label} vs {control} (dot = estimate, bar = 95% interval)")
+    what = "credible interval" if lo == "rel_cred_low" else "interval"
+    xlabel = f"Change in {label} vs {control} (dot = estimate, bar = 95% {what}"
+    if comp.any():
+        xlabel += ";\ndashed = the interval is everything outside the gap: the control value is " \
+                  "too uncertain for a bounded interval"
+    ax.set_xlabel(xlabel + ")")
     ax.set_title(title or f"{label}: lift against {control}")
     ax.grid(axis="y", visible=False)
     return ax

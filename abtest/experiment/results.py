@@ -4,6 +4,13 @@ A tidy table (one row per metric × segment × arm, control rows included), the 
 per-segment heterogeneity tests, the options used, and the summary in words. Renders itself in
 JupyterLab (every string from the data escaped) and serialises to a JSON-safe dict for report
 sidecars.
+
+Display (``_repr_html_``, what JupyterLab and the exported reports show): a compact, formatted,
+escaped table grouped by metric — segment, arm, units, value (percent or money as the metric
+says), lift with its interval (Fieller complements read "below X or above Y"), the adjusted
+p-value (the multiplicity family stated once in the caption) or, for Bayesian results, the
+chance to be better than control and the expected loss, and the verdict. Control rows are the
+baseline. :attr:`ExperimentResults.table` stays the full tidy DataFrame for programs.
 """
 
 from __future__ import annotations
@@ -14,14 +21,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abtest.html import escape_html, frame_html
+from abtest.html import (
+    escape_html,
+    format_interval,
+    format_value,
+    frame_html,
+    metric_format,
+)
 
 __all__ = ["ExperimentResults"]
 
-_DISPLAY = ["metric_label", "segment", "arm", "n", "value", "abs_diff", "rel_lift", "rel_ci_low",
-            "rel_ci_high", "rel_ci_shape", "p_value", "p_adjusted", "rel_cred_low",
-            "rel_cred_high", "prob_beat_control", "expected_loss", "variance_reduction",
-            "verdict"]
+_ALL = "all"
+_VERDICT_STYLE = {"better": "color:#116329;font-weight:600",
+                  "worse": "color:#a40e26;font-weight:600",
+                  "inconclusive": "color:#57606a"}
+_TD = 'style="text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"'
+_TD_TEXT = 'style="text-align:left"'
 
 
 def _json_value(v: Any) -> Any:
@@ -159,22 +174,169 @@ class ExperimentResults:
         return f"<ExperimentResults: {self._rec}>\n{self.summary()}"
 
     def _repr_html_(self) -> str:
-        cols = [c for c in _DISPLAY if c in self._table.columns]
-        shown = self._table[cols]
-        if not self._options.get("segment"):
-            shown = shown.drop(columns=["segment"])
+        return self.to_html()
+
+    def to_html(self, *, currency: str = "") -> str:
+        """The results as an escaped HTML block: recommendation, summary, SRM check, the
+        formatted results table, the heterogeneity tests and the notes (see module docstring).
+
+        ``currency`` is appended to money values (cost per conversion, revenue, margin value).
+        """
         parts = [
             '<div class="abtest-results">',
             f"<h4>Recommendation: {escape_html(self._rec)}</h4>",
             f"<p>{escape_html(self._text)}</p>",
         ]
         if self._srm.get("checked"):
-            flag = "MISMATCH" if self._srm.get("flag") else "ok"
-            parts.append(f"<p>Sample ratio check: {flag} (p = {self._srm['p_value']:.3g})</p>")
-        parts.append(frame_html(shown))
+            flag = "MISMATCH: traffic split is off" if self._srm.get("flag") else "ok"
+            p = format_value(self._srm.get("p_value"), "p_value")
+            p = p if p.startswith("<") else f"= {p}"
+            parts.append(f"<p>Traffic split (sample ratio check): {escape_html(flag)} "
+                         f"(p {escape_html(p)})</p>")
+        parts.append(_results_table(self._table, self._options, currency=currency))
         if self._seg is not None and not self._seg.empty:
-            parts.append("<p>Heterogeneity across segments (Cochran's Q):</p>")
-            parts.append(frame_html(self._seg))
+            parts.append(_segment_table(self._seg, self._table))
         parts += [f"<p><em>Note: {escape_html(n)}</em></p>" for n in self._notes]
         parts.append("</div>")
         return "\n".join(parts)
+
+
+def _f(v: Any) -> float | None:
+    """A float (±inf kept) or None for NA/NaN."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _lift_cell(r: pd.Series, *, bayes: bool, value_fmt: str, currency: str) -> str:
+    """Relative lift with its interval; the absolute difference when the lift is undefined."""
+    lift = _f(r.get("rel_lift"))
+    if lift is not None and math.isfinite(lift):
+        lo, hi = ("rel_cred_low", "rel_cred_high") if bayes else ("rel_ci_low", "rel_ci_high")
+        shape = "interval" if bayes else str(r.get("rel_ci_shape") or "interval")
+        ci = format_interval(_f(r.get(lo)), _f(r.get(hi)), "signed_percent", shape=shape)
+        return f"{format_value(lift, 'signed_percent')} ({ci})"
+    diff = _f(r.get("abs_diff"))
+    if diff is None:
+        return "—"
+    fmt = {"percent": "signed_points", "money": "signed_money"}.get(value_fmt, "signed_number")
+    text = format_value(diff, fmt, currency=currency)  # type: ignore[arg-type]
+    if _f(r.get("abs_ci_low")) is not None and not bayes:
+        text += " (" + format_interval(_f(r.get("abs_ci_low")), _f(r.get("abs_ci_high")),
+                                       fmt, currency=currency) + ")"  # type: ignore[arg-type]
+    return f"{text} difference (control is 0)"
+
+
+def _families(table: pd.DataFrame) -> str:
+    """The multiplicity families of the p-values, each named once."""
+    fams = table.loc[~table["is_control"].astype(bool), ["family", "segment"]]
+    out = []
+    for fam, rows in fams.groupby("family", sort=False):
+        where = "all-leads rows" if (rows["segment"] == _ALL).all() else (
+            "segment rows" if (rows["segment"] != _ALL).all() else "rows")
+        out.append(f"{fam} for the {where}")
+    return "; ".join(out)
+
+
+def _results_table(table: pd.DataFrame, options: dict[str, Any], *, currency: str) -> str:
+    """The formatted results table, grouped by metric, with a caption saying what is shown."""
+    method = str(options.get("method", "frequentist"))
+    bayes = method == "bayesian"
+    segmented = bool(options.get("segment")) and (table["segment"] != _ALL).any()
+    control = str(options.get("control", ""))
+    alpha = float(options.get("alpha", 0.05))
+    level = f"{1 - alpha:.0%}"
+    unit = {"user": "Leads", "day": "Days"}.get(str(options.get("unit", "")), "Units")
+    cuped = "variance_reduction" in table.columns and \
+        bool((table["variance_reduction"].astype("Float64").fillna(0) > 0).any())
+    heads = (["Segment"] if segmented else []) + ["Arm", unit, "Value",
+                                                  f"Lift vs {control} ({level} interval)"]
+    heads += (["Chance better than control", "Expected loss"] if bayes
+              else ["p-value (adjusted)"])
+    heads += (["Variance cut (CUPED)"] if cuped else []) + ["Verdict"]
+    ncol = len(heads)
+    body = []
+    for metric, rows in table.groupby("metric", sort=False):
+        first = rows.iloc[0]
+        vfmt = metric_format(str(metric))
+        direction = "higher is better" if bool(first["higher_is_better"]) else "lower is better"
+        body.append(f'<tr class="abtest-metric"><th colspan="{ncol}" style="text-align:left;'
+                    f'background:#f6f8fa">{escape_html(first["metric_label"])} '
+                    f'<span style="font-weight:normal;color:#57606a">({direction})</span>'
+                    "</th></tr>")
+        for _, r in rows.iterrows():
+            is_control = bool(r["is_control"])
+            cells = []
+            if segmented:
+                seg = "All leads" if r["segment"] == _ALL else str(r["segment"])
+                cells.append(f"<td {_TD_TEXT}>{escape_html(seg)}</td>")
+            cells.append(f"<td {_TD_TEXT}>{escape_html(r['arm'])}</td>")
+            cells.append(f"<td {_TD}>{escape_html(format_value(r['n'], 'count'))}</td>")
+            value = format_value(_f(r["value"]), vfmt, currency=currency)  # type: ignore[arg-type]
+            cells.append(f"<td {_TD}>{escape_html(value)}</td>")
+            if is_control:
+                cells.append(f'<td {_TD_TEXT}><em>baseline (control)</em></td>')
+                cells += ["<td></td>"] * (ncol - len(cells) - 1)
+                cells.append("<td></td>")
+            else:
+                lift = _lift_cell(r, bayes=bayes, value_fmt=vfmt, currency=currency)
+                cells.append(f"<td {_TD}>{escape_html(lift)}</td>")
+                if bayes:
+                    prob = format_value(_f(r.get("prob_beat_control")), "percent")
+                    loss_fmt = "points" if str(r.get("analysis")) == "proportion" else "percent"
+                    loss = format_value(_f(r.get("expected_loss")), loss_fmt)  # type: ignore
+                    cells += [f"<td {_TD}>{escape_html(prob)}</td>",
+                              f"<td {_TD}>{escape_html(loss)}</td>"]
+                else:
+                    p = format_value(_f(r.get("p_adjusted")), "p_value")
+                    cells.append(f"<td {_TD}>{escape_html(p)}</td>")
+                if cuped:
+                    vr = _f(r.get("variance_reduction"))
+                    cells.append(f"<td {_TD}>{escape_html(format_value(vr, 'percent'))}</td>")
+                verdict = "" if pd.isna(r.get("verdict")) else str(r["verdict"])
+                style = _VERDICT_STYLE.get(verdict, "")
+                cells.append(f'<td style="text-align:left;{style}">{escape_html(verdict)}</td>')
+            body.append(f'<tr class="{"abtest-control" if is_control else "abtest-arm"}">'
+                        + "".join(cells) + "</tr>")
+    if bayes:
+        caption = (f"Lift: relative change against {control} with its {level} credible "
+                   "interval. Chance better than control: posterior probability that the arm "
+                   f"beats {control} in the metric's direction. Expected loss: what shipping the "
+                   "arm gives up on average if it is in fact worse (percentage points for "
+                   "rates, relative otherwise).")
+    else:
+        kind = "always-valid " if method == "sequential" else ""
+        caption = (f"Lift: relative change against {control} with its unadjusted {level} "
+                   f"{kind}confidence interval. p-values adjusted for multiple comparisons: "
+                   f"{_families(table)}. Verdict: better/worse only when the interval excludes "
+                   "0 and the adjusted p-value is below " + f"{alpha:g}.")
+    head = "".join(f'<th style="text-align:{"left" if h in ("Segment", "Arm", "Verdict") else "right"}">'
+                   f"{escape_html(h)}</th>" for h in heads)
+    return ('<table class="abtest-table abtest-results-table" border="0">'
+            f'<caption style="caption-side:bottom;text-align:left;color:#57606a;'
+            f'font-size:0.88em;padding-top:0.4rem">{escape_html(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _segment_table(seg: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Cochran's Q heterogeneity tests across segments, formatted."""
+    labels = dict(zip(table["metric"], table["metric_label"], strict=False))
+    tested = seg["tested"].astype(bool).to_numpy()
+    shown = pd.DataFrame({
+        "Metric": [str(labels.get(m, m)) for m in seg["metric"]],
+        "Arm": seg["arm"].astype(str).to_numpy(),
+        "Segments": [format_value(v, "count") for v in seg["segments"]],
+        "Cochran's Q": [format_value(_f(v), "number") if t else "—"
+                        for v, t in zip(seg["q"], tested, strict=True)],
+        "p-value": [format_value(_f(v), "p_value") if t else "not tested"
+                    for v, t in zip(seg["p_value"], tested, strict=True)],
+        "I² (share of variation from real differences)": [
+            format_value(_f(v), "percent") if t else "—"
+            for v, t in zip(seg["i_squared"], tested, strict=True)],
+        "Simpson's reversal": ["yes" if bool(v) else "no" for v in seg["simpson"]],
+    })
+    return ("<p>Does the lift differ between segments? (Cochran's Q test; Simpson's reversal = "
+            "the pooled lift points the other way from every segment's)</p>"
+            + frame_html(shown, float_format=None))

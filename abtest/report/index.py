@@ -1,7 +1,12 @@
 """``index.html`` of a batch: one row per report with status, decision, headline and error.
 
-A plain, script-free page with inline CSS. Every string (names, decisions, headline keys and
-values, error messages) comes from user data or notebooks and is HTML-escaped.
+A plain, script-free page with inline CSS. Each report row shows the decision in bold, then the
+effect in one readable sentence built from the sidecar's own numbers and labels by
+:func:`abtest.headline.headline_lines` (percentages, currency, complement-aware intervals, the
+p-value or probability under its own label), then one data-health line (rows used / set aside,
+sample-ratio check, attribution window). Free-form headlines of custom notebooks fall back to a
+compact key/value list. Every string (names, decisions, headline keys and values, error
+messages) comes from user data or notebooks and is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
+
+from abtest.headline import headline_lines
 
 __all__ = ["format_value", "render_index"]
 
@@ -26,6 +33,8 @@ th { background: #f6f8fa; }
 .status-ok { background: #dafbe1; color: #116329; }
 .status-failed { background: #ffebe9; color: #a40e26; }
 .decision { font-weight: 600; margin-bottom: .3rem; }
+.effect { margin-bottom: .2rem; font-variant-numeric: tabular-nums; }
+.health { color: #57606a; font-size: .88em; }
 dl.headline { display: grid; grid-template-columns: max-content auto; gap: .1rem .8rem; margin: 0; }
 dl.headline dt { color: #57606a; }
 dl.headline dd { margin: 0; font-variant-numeric: tabular-nums; }
@@ -84,7 +93,13 @@ def _row(result: Mapping[str, Any]) -> str:
     if result.get("decision"):
         parts.append(f'<div class="decision">{_e(result["decision"])}</div>')
     headline = result.get("headline") or {}
-    if headline:
+    lines = headline_lines(headline) if headline else None
+    if lines:
+        effect, health = lines
+        parts.append(f'<div class="effect">{_e(effect)}</div>')
+        if health:
+            parts.append(f'<div class="health">{_e(health)}</div>')
+    elif headline:
         items = "".join(
             f"<dt>{_e(k)}</dt><dd>{_e(format_value(v))}</dd>" for k, v in _flatten(headline)
         )

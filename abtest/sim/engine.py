@@ -1,13 +1,16 @@
 """Monte Carlo engine: one block of leads (same segment, same policy) simulated day by day.
 
-State is a set of 1-D float32 / int16 arrays over leads; the Python loop runs over days only.
-Common random numbers (CRN): lead draws (frailty, activity, Exp(1) threshold, weary class) and each
-day's uniforms come from generators keyed by ``(seed, *key, day)``, never by the policy, so every
-policy sees the same leads and the same luck. Exposures and clicks are inverse-CDF draws from those
-uniforms, hence monotone in the delivery rate: policy differences are low-variance and, with zero
-ad effect, exactly zero. Conversion: a lead converts on the first day its cumulative hazard
-``z * H`` reaches its ``Exp(1)`` threshold (daily probability ``1 - exp(-z h)``); see §8 of
-``shared/reference/simulation-models.md``.
+State is a set of 1-D float32 / int16 arrays over leads; the Python loop runs over days only, per
+cache-sized chunk of ``CHUNK`` leads (vectorised over the chunk). Common random numbers (CRN): lead
+draws (frailty, activity, Exp(1) threshold, weary class) come from ``(seed, *key)``; the per
+lead-day word (exposure and click uniforms) sits at a fixed position of the chunk's PCG64 stream
+``(seed, *key, chunk, 1)`` whatever the policy, and hiding uses a per-lead Exp(1) threshold from
+``(seed, *key, chunk, 2)``. Exposures and clicks are inverse-CDF draws from those uniforms, hence
+monotone in the delivery rate: policy differences are low-variance and, with zero ad effect,
+exactly zero. Conversion: a lead converts on the first day its cumulative hazard ``z * H`` reaches
+its ``Exp(1)`` threshold (daily probability ``1 - exp(-z h)``); see §8 of
+``shared/reference/simulation-models.md``. Days before the first possible impression share one
+scalar hazard path (same float32 rounding), so the holdout costs O(leads), not O(lead-days).
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class BlockResult:
         return self.conv_day.shape[0]
 
 
-CHUNK = 1 << 15  # leads per cache-resident chunk; also the layout of the per-day random streams
+CHUNK = 1 << 16  # leads per cache-resident chunk; also the layout of the per-day random streams
 _TWO32 = 2.0**32
 _UMAX = np.uint32(0xFFFFFFFF)
 
@@ -267,7 +270,10 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
         elig = np.ones(nc, bool)
     else:
         m = leads.activity[lo:hi].astype(np.float64) * rate
-        gate, *gates = _poisson_gates(m)  # gate: x >= 1 iff u > gate (set to max = ineligible)
+        gates = _poisson_gates(m)
+        gate = gates[0].copy()  # x >= 1 iff u > gate; set to the maximum once ineligible
+        upper1 = gates[1]  # x >= 2 iff u > upper1
+        upper = gates[2:]  # x >= k + 3 iff u > upper[k]
 
     def exclude(idx: np.ndarray) -> None:
         if fixed:
@@ -312,15 +318,16 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
                 cand = np.flatnonzero(u > gate)
                 uc = u[cand]
                 x = np.ones(cand.size, np.int32)
-                more = np.flatnonzero(uc > gates[0][cand])  # x = 1 + #{k: u > P(X <= k)}
-                for gk in gates:
-                    if gk is not gates[0]:
-                        more = more[uc[more] > gk[cand[more]]]
-                    if not more.size:
-                        break
-                    x[more] += 1
-                else:
-                    x[more] = _poisson_tail((uc[more] + 0.5) / _TWO32, m[cand[more]])
+                more = np.flatnonzero(uc > upper1[cand])  # x = 1 + #{k: u > P(X <= k)}
+                if more.size:
+                    um, cm = uc[more], cand[more]
+                    xm = np.full(more.size, 2, np.int32)
+                    for gk in upper:
+                        xm += um > gk[cm]
+                    tail = np.flatnonzero(xm == _GATES)
+                    if tail.size:
+                        xm[tail] = _poisson_tail((um[tail] + 0.5) / _TWO32, m[cm[tail]])
+                    x[more] = xm
             if t >= lookback and cand.size:
                 ok = (t - np.maximum(last_click[cand], 0)) < lookback
                 if not ok.all():
@@ -346,10 +353,10 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
                 pc = ctr * math.exp(-age / seg.creative_tau_days)
                 clicks = None
                 if pc > 0:
-                    # P(no click) = (1 - p)**x >= (1 - pc)**x_max: pre-filter, then exact test
-                    low = (1.0 - min(pc, 1.0)) ** int(x.max())
-                    sub = np.flatnonzero(v[cand] > np.uint32(min(math.floor(low * _TWO32),
-                                                                 _TWO32 - 1)))
+                    # P(no click) = (1 - p)**x >= (1 - pc)**x: integer pre-filter, then exact
+                    low = (1.0 - min(pc, 1.0)) ** np.arange(int(x.max()) + 1)
+                    low = np.maximum(np.floor(low * _TWO32 - 1.0), 0).astype(np.uint32)
+                    sub = np.flatnonzero(v[cand] > low[x])
                     if sub.size:
                         vs = (v[cand[sub]] + 0.5) / _TWO32
                         qs = np.ones(sub.size) if q is None else q[sub].astype(np.float64)

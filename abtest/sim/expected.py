@@ -18,6 +18,13 @@ what is approximated:
   rate; a frequency cap replaces the rate by ``E[min(Poisson(c r), cap)] / c`` (stationary).
   With ``fatigue_delta = weary_eta = hide_rate = 0``, no cap, no clicks, the only approximation left
   is the first one; with fixed delivery and no frailty-hazard interaction it is exact.
+
+Work sharing (``_evaluate``; same arithmetic, reordered): the exposure side (transform, fatigue,
+clicks, hiding) runs once per delivery configuration in days since its start; intent and hazard
+run once per (start, configuration) group, and each policy is snapshot on its last active day;
+the days after a window closes are closed form (matrix products on the shifted Laplace grid).
+A grid of gaps x windows x frequencies therefore costs about (configs + groups) x days, not
+policies x days; a grid with no shared delivery falls back to roughly the per-policy cost.
 """
 
 from __future__ import annotations
@@ -157,6 +164,14 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     cfg_rows, cfg_of = np.unique(key, axis=0, return_inverse=True)
     cfg_of = cfg_of.ravel()
     ncf = cfg_rows.shape[0]
+    if live.size:  # order configs by last needed day (descending): live ones are a prefix
+        end_tau = np.zeros(ncf, int)
+        np.maximum.at(end_tau, cfg_of, stops[live] - starts[live]
+                      + np.maximum(cfg_rows[cfg_of, -1], 0).astype(int))
+        order = np.argsort(-end_tau, kind="stable")
+        cfg_rows = cfg_rows[order]
+        cfg_of = np.argsort(order)[cfg_of]
+        n_alive = np.sort(-end_tau)  # -end_tau ascending; alive at tau: end_tau > tau
     rep = [policies[live[np.flatnonzero(cfg_of == c)[0]]] for c in range(ncf)]
     off = np.maximum(cfg_rows[:, -1], 0).astype(int)  # day index where the config starts
     cfg_lb = cfg_rows[:, -2].astype(int)
@@ -177,7 +192,14 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     rec_cl = np.zeros((n_tau, ncf, nq, ncl))
     rec_ef = np.zeros((n_tau, ncf, nq))
     rec_nh = np.ones((n_tau, ncf, nq, ncl))
-    rec_g = np.zeros((n_tau, ncf, nq, tgrid.size)) if laplace else None
+    # Laplace-grid snapshots are kept only at (config, day) pairs where some window closes
+    last = stops[live] - 1
+    tau_end_live = last - starts[live] + off[cfg_of]
+    need: dict[int, np.ndarray] = {}
+    if laplace:
+        for tau in np.unique(tau_end_live):
+            need[int(tau)] = np.unique(cfg_of[tau_end_live == tau])
+    g_snap: dict[tuple[int, int], np.ndarray] = {}
     rec_ea = np.zeros((n_tau, ncf, nq))
     for tau in range(n_tau):
         e_f *= seg.fatigue_phi
@@ -194,18 +216,21 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
         elig = nothid
         far = (cfg_lb > 0) & (tau >= cfg_lb)
         if far.any():
-            lo = np.maximum(tau - cfg_lb + 1, 0)
+            lo = np.where(far, np.maximum(tau - cfg_lb + 1, 0), tau)
             recent = cumlam[tau] - np.stack([cumlam[int(j)][c] for c, j in enumerate(lo)])
             elig = elig * np.where(far[:, None, None], 1 - np.exp(-recent), 1.0)
         m = r_cf[:, :, None] * active[:, None, None] * elig
         m_pq = (m * wc).sum(axis=2)
         q = np.exp(-seg.fatigue_delta * e_f)
         if laplace:
-            G[:, :, 1:] = G[:, :, :-1]
-            G[:, :, 0] *= seg.adstock_theta
-            G += m_pq[:, :, None] * np.expm1(-tgrid[None, None, :] * q[:, :, None])
-            rec_es[tau] = (tw * -np.expm1(G)).sum(axis=2)
-            rec_g[tau] = G
+            na = int(np.searchsorted(n_alive, -tau))  # configs with end_tau > tau
+            gs = G[:na]
+            gs[:, :, 1:] = gs[:, :, :-1]
+            gs[:, :, 0] *= seg.adstock_theta
+            gs += m_pq[:na, :, None] * np.expm1(-tgrid[None, None, :] * q[:na, :, None])
+            rec_es[tau, :na] = (tw * -np.expm1(gs)).sum(axis=2)
+            for c in need.get(tau, ()):
+                g_snap[(int(c), tau)] = G[c].copy()
         e_a += q * m_pq
         e_f += m_pq
         if not laplace:
@@ -235,7 +260,6 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     ng = grp_rows.shape[0]
     g_start, g_cfg = grp_rows[:, 0], grp_rows[:, 1]
     g_off = off[g_cfg] if ng else np.zeros(0, int)
-    last = stops[live] - 1
     by_day: dict[int, np.ndarray] = {}
     for d in np.unique(last):
         by_day[int(d)] = np.flatnonzero(last == d)
@@ -283,7 +307,7 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
     # ---- C: after the window, closed form from (configuration, last active day) snapshots
     tau_end = np.full(p, -1)
     cfg_p = np.zeros(p, int)
-    tau_end[live] = last - starts[live] + off[cfg_of]
+    tau_end[live] = tau_end_live
     cfg_p[live] = cfg_of
     pair_rows, pair_of = np.unique(np.column_stack([cfg_p, tau_end]), axis=0, return_inverse=True)
     pair_of = pair_of.ravel()
@@ -295,8 +319,9 @@ def _evaluate(policies: Sequence[RetargetingPolicy], seg: SegmentParams, sim: Si
               else np.ones((len(ut), nq, ncl)))
     g_end = ea_end = None
     if laplace:
-        g_end = (np.where(real[:, None, None], rec_g[ut, u_cfg], 0.0) if n_tau
-                 else np.zeros((len(ut), nq, tgrid.size)))
+        g_end = np.zeros((len(ut), nq, tgrid.size))
+        for i in np.flatnonzero(real):
+            g_end[i] = g_snap[(int(u_cfg[i]), int(u_tau[i]))]
     else:
         ea_end = np.where(real[:, None], rec_ea[ut, u_cfg], 0.0) if n_tau else np.zeros((len(ut), nq))
     post = horizon - np.where(inert, 0, stops)
