@@ -142,7 +142,7 @@ def _health_parts(h: Mapping[str, Any]) -> list[Part]:
             parts += [(None, None, ", set aside "),
                       ("rows_set_aside", aside, format_value(aside, "count"))]
         parts.append((None, None, " · "))
-    if h.get("srm"):
+    if h.get("srm") and not str(h["srm"]).startswith("not applicable"):
         parts += [(None, None, "Traffic split (SRM check): "), ("srm", h["srm"], str(h["srm"])),
                   (None, None, " · ")]
     if h.get("attribution_window"):

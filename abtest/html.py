@@ -100,17 +100,43 @@ def frame_html(
     classes: str = "abtest-table",
     formatters: Mapping[str, Any] | None = None,
 ) -> str:
-    """Render ``frame`` as an HTML table with every cell, header and index label escaped."""
-    fmt = float_format.format if float_format else None
-    return frame.to_html(
-        index=index,
-        escape=True,
-        float_format=fmt,
-        classes=classes,
-        border=0,
-        formatters=dict(formatters) if formatters else None,
-        na_rep="",
-    )
+    """Render ``frame`` as an HTML table with every cell, header and index label escaped.
+
+    Text columns are left-aligned and number columns right-aligned (tabular digits); integers get
+    thousands separators, floats ``float_format``; missing values are empty cells, never
+    ``<NA>``/``NaN``. ``formatters`` maps a column to a function returning the cell's text.
+    """
+    import pandas as pd
+
+    shown = frame.reset_index() if index else frame
+    fmts = dict(formatters or {})
+    heads, columns = [], []
+    for pos, col in enumerate(shown.columns):
+        values = shown.iloc[:, pos]
+        numeric = (pd.api.types.is_numeric_dtype(values)
+                   and not pd.api.types.is_bool_dtype(values))
+        fmt = fmts.get(col)
+        texts = []
+        for v in values.tolist():
+            if fmt is not None:
+                texts.append(str(fmt(v)))
+            elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+                texts.append("")
+            elif isinstance(v, bool):
+                texts.append("yes" if v else "no")
+            elif isinstance(v, int):
+                texts.append(f"{v:,}")
+            elif isinstance(v, float):
+                texts.append(float_format.format(v) if float_format else _plain_number(v))
+            else:
+                texts.append(str(v))
+        align = ("text-align:right;font-variant-numeric:tabular-nums" if numeric
+                 else "text-align:left")
+        heads.append(f'<th style="{align}">{escape_html(col)}</th>')
+        columns.append([f'<td style="{align}">{escape_html(t)}</td>' for t in texts])
+    rows = "".join("<tr>" + "".join(cells) + "</tr>" for cells in zip(*columns, strict=True))
+    return (f'<table border="0" class="dataframe {escape_html(classes)}">'
+            f"<thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def metric_format(metric: str) -> Literal["percent", "money", "number"]:

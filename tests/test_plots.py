@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.collections
 
 matplotlib.use("Agg")
 
@@ -115,3 +116,45 @@ def test_power_curves_plot():
     ax = plots.power_curves_plot(curves)
     assert ax.get_ylim()[1] == pytest.approx(1.02)
     assert len(ax.get_lines()) >= 3  # two curves and the target line
+
+
+def _complement_results():
+    # control: 1 conversion in 150 leads, B: 30 in 150 -> Fieller complement; C clearly better
+    rows = [("A", 1, 150), ("B", 30, 150)]
+    df = pd.concat([pd.DataFrame({"arm": a, "converted": [1] * k + [0] * (n - k)})
+                    for a, k, n in rows], ignore_index=True)
+    df["user_id"] = [f"u{i}" for i in range(len(df))]
+    return abtest.Experiment(df, control="A", days=5).analyze()
+
+
+def test_lift_plot_draws_a_complement_as_two_outward_rays():
+    res = _complement_results()
+    row = res.table.query("arm == 'B'").iloc[0]
+    assert row.rel_ci_shape == "complement"
+    ax = plots.lift_plot(res.table, "conversion_rate")
+    left, right = ax.get_xlim()
+    lines = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
+    dashed = [c for c in lines if c.get_segments() and c.get_linestyle()[0][1] is not None]
+    ends = sorted(float(x) for c in dashed for s in c.get_segments() for x in (s[0][0], s[1][0]))
+    assert ends == pytest.approx([left, row.rel_ci_low, row.rel_ci_high, right])
+    assert "outside the gap" in ax.get_xlabel()
+
+
+def test_lift_plot_colours_follow_the_direction_aware_verdict():
+    rng = np.random.default_rng(1)
+    days = 40
+    frame = pd.DataFrame({
+        "date": np.tile(pd.date_range("2024-01-01", periods=days), 2),
+        "arm": np.repeat(["a", "b"], days),
+        "cost": np.repeat([100.0, 100.0], days),
+        "conversions": np.concatenate([rng.poisson(10, days), rng.poisson(20, days)]),
+        "impressions": 10_000, "clicks": 100,
+    })
+    res = abtest.Experiment(frame, control="a", metrics=["cost_per_conversion"],
+                            unit="day").analyze()
+    row = res.table.query("arm == 'b'").iloc[0]
+    assert row.verdict == "better" and row.rel_lift < 0  # lower cost per conversion is better
+    ax = plots.lift_plot(res.table, "cost_per_conversion")
+    dot = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)
+           and len(c.get_offsets()) and c.get_sizes()[0] == 60][0]
+    assert matplotlib.colors.to_hex(dot.get_facecolor()[0]) == "#2a9d8f"  # green, not red

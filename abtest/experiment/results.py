@@ -324,19 +324,20 @@ def _segment_table(seg: pd.DataFrame, table: pd.DataFrame) -> str:
     """Cochran's Q heterogeneity tests across segments, formatted."""
     labels = dict(zip(table["metric"], table["metric_label"], strict=False))
     tested = seg["tested"].astype(bool).to_numpy()
+
+    def when_tested(col: str) -> np.ndarray:
+        return np.where(tested, pd.to_numeric(seg[col], errors="coerce").astype(float), np.nan)
+
+    q, p, i2 = "Cochran's Q", "p-value", "I² (share of variation from real differences)"
     shown = pd.DataFrame({
         "Metric": [str(labels.get(m, m)) for m in seg["metric"]],
         "Arm": seg["arm"].astype(str).to_numpy(),
-        "Segments": [format_value(v, "count") for v in seg["segments"]],
-        "Cochran's Q": [format_value(_f(v), "number") if t else "—"
-                        for v, t in zip(seg["q"], tested, strict=True)],
-        "p-value": [format_value(_f(v), "p_value") if t else "not tested"
-                    for v, t in zip(seg["p_value"], tested, strict=True)],
-        "I² (share of variation from real differences)": [
-            format_value(_f(v), "percent") if t else "—"
-            for v, t in zip(seg["i_squared"], tested, strict=True)],
+        "Segments": pd.to_numeric(seg["segments"]).astype(int).to_numpy(),
+        q: when_tested("q"), p: when_tested("p_value"), i2: when_tested("i_squared"),
         "Simpson's reversal": ["yes" if bool(v) else "no" for v in seg["simpson"]],
     })
+    formatters = {q: lambda v: format_value(v, "number"), p: lambda v: format_value(v, "p_value"),
+                  i2: lambda v: format_value(v, "percent")}
     return ("<p>Does the lift differ between segments? (Cochran's Q test; Simpson's reversal = "
             "the pooled lift points the other way from every segment's)</p>"
-            + frame_html(shown, float_format=None))
+            + frame_html(shown, formatters=formatters))

@@ -19,8 +19,10 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 NAMES = ["offer_test", "cta_test", "ad_format_test", "retargeting_gap_test",
          "frequency_fatigue", "timing_simulator", "test_planner"]
-HEADLINE_KEYS = {"metric", "comparison", "effect", "ci_low", "ci_high", "confidence",
-                 "confidence_label", "rows_used", "rows_set_aside", "srm", "attribution_window"}
+HEADLINE_KEYS = {"metric", "comparison", "effect", "effect_label", "effect_format", "ci_low",
+                 "ci_high", "ci_shape", "interval_label", "p_value", "p_value_note",
+                 "probability", "probability_label", "rows_used", "rows_set_aside", "srm",
+                 "attribution_window"}
 
 
 def _kernel_config():
@@ -52,6 +54,9 @@ def test_notebook_runs_with_defaults(name, tmp_path, demo_data, monkeypatch):
     assert record["report"] == name and record["run_id"] == "test"
     assert record["decision"]
     assert HEADLINE_KEYS <= set(record["headline"])
+    assert not any("confidence" in k for k in record["headline"])  # a p-value is a p-value
+    head = record["headline"]
+    assert (head["p_value"] is None) != (head["probability"] is None)  # exactly one
     # the headline is the first output of the report
     first = next(o for o in outputs if o.get("data"))
     assert "abtest-headline" in first["data"].get("text/html", "")
@@ -104,6 +109,8 @@ def _headline_cells(page: str) -> tuple[object, dict[str, object]]:
 def test_demo_plan_headlines_match_sidecars(demo_batch):
     import yaml
 
+    from abtest.headline import headline_lines
+
     plan = yaml.safe_load(DEMO_PLAN.read_text())
     notebooks = {Path(r["notebook"]).stem for r in plan["reports"]}
     assert notebooks == set(NAMES), "the demo plan must cover every notebook"
@@ -111,17 +118,21 @@ def test_demo_plan_headlines_match_sidecars(demo_batch):
     failed = [(r["report"], r.get("error")) for r in demo_batch.reports if r["status"] != "ok"]
     assert not failed
     out = Path(demo_batch.out_dir)
+    index_page = (out / "index.html").read_text(encoding="utf-8")
     for rec in demo_batch.reports:
         page = (out / rec["html"]).read_text(encoding="utf-8")
         sidecar = json.loads((out / rec["sidecar"]).read_text(encoding="utf-8"))
         decision, values = _headline_cells(page)
         assert decision == sidecar["decision"], rec["report"]
         for key, value in sidecar["headline"].items():
-            if key in ("title", "confidence_label", "effect_label"):
+            if key == "title":
                 assert html_mod.escape(str(value), quote=False) in page, (rec["report"], key)
                 continue
             assert key in values, (rec["report"], key)
             assert values[key] == value, (rec["report"], key)
+        # the index shows the same sentence, built from the sidecar
+        effect, _health = headline_lines(sidecar["headline"])
+        assert html_mod.escape(effect, quote=True) in index_page, rec["report"]
         # headline before any evidence, and no code in the page
         assert page.index("abtest-headline") < page.find("<img") or "<img" not in page
         assert "write(results_path" not in page and "import abtest" not in page
