@@ -2,7 +2,8 @@
 
 Monte Carlo engine (``engine``), expected-value engine (``expected``), policy-grid outputs
 (``outputs``), experiment worlds (``experiment``), calibration from observed data
-(``calibration``), power by simulation (``power``) and the world writer (``world``, ``demo``);
+(``calibration``), power by simulation (``power``) and the world writer (``world``; the demo
+world is ``abtest.sim.demo``);
 model and sources in ``params``.
 """
 
@@ -15,7 +16,6 @@ from abtest.sim.calibration import (
     fit_report_delay,
     intent_cumulative_hazard,
 )
-from abtest.sim.demo import DEMO_SEED, DemoExperiment, build_demo_data, demo_experiments
 from abtest.sim.engine import draw_leads, run_block
 from abtest.sim.expected import expected_curves, expected_outcomes
 from abtest.sim.experiment import LeadPanel, simulate_experiment
@@ -38,8 +38,8 @@ __all__ = [
     "default_params", "describe_params", "draw_leads", "expected_curves", "expected_outcomes",
     "holdout", "policy_grid", "run_block", "run_policies", "simulate_experiment", "summarise",
     # calibration, power, world writer
-    "DEMO_SEED", "ENGAGEMENT_RATES", "DemoExperiment", "WorldFiles", "ad_table", "build_demo_data",
-    "ctr_by_frequency", "demo_experiments", "fatigue_stock", "fit_frequency_response", "fit_intent",
+    "ENGAGEMENT_RATES", "WorldFiles", "ad_table",
+    "ctr_by_frequency", "fatigue_stock", "fit_frequency_response", "fit_intent",
     "fit_report_delay", "gap_test_arms", "hash_user", "intent_cumulative_hazard", "simulate_power",
     "true_rates", "truth_table", "write_world",
 ]

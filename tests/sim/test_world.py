@@ -166,7 +166,7 @@ def test_committed_demo_matches_generator(tmp_path) -> None:
     rebuilt = json.loads((tmp_path / "manifest.json").read_text())
     assert rebuilt == manifest
     total = sum(f["bytes"] for e in manifest["experiments"] for f in e["files"].values())
-    assert total < 8e6
+    assert total < 12e6  # a few thousand leads per arm: small enough to ship in git
     for exp in manifest["experiments"]:
         folder = REPO / "data" / "demo" / exp["name"]
         ads = read_ads_manager(folder / "ads_manager.csv")
