@@ -87,12 +87,26 @@ def user_metrics(
     has_segment = "segment" in asg.columns
     has_value = "value" in ev.columns
 
-    null_entry = int(asg.entry_time.isnull().sum().execute())
+    # One small query checks both assignment invariants before the heavy one runs.
+    check = asg.aggregate(
+        null_entry=asg.entry_time.isnull().sum(),
+        rows=asg.count(),
+        leads=asg.user_id.nunique(),
+    ).execute()
+    null_entry = int(check["null_entry"].iloc[0] or 0)
+    duplicates = int(check["rows"].iloc[0]) - int(check["leads"].iloc[0])
     if null_entry:
         raise DataError(
             f"{null_entry} assigned lead(s) have no entry_time, so their window is unknown",
             column="entry_time",
             expected="the time each lead entered the test",
+        )
+    if duplicates:
+        raise DataError(
+            f"{duplicates} lead(s) appear more than once in the assignments, so their events "
+            "would be counted in several arms",
+            column="user_id",
+            expected="one row per lead (each lead in exactly one arm)",
         )
 
     keep = ["user_id", "arm", "entry_time"] + (["segment"] if has_segment else [])

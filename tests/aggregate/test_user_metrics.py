@@ -92,3 +92,19 @@ def test_errors():
         user_metrics(events, bad, horizon_days=7)
     with pytest.raises(ValueError, match="horizon_days"):
         user_metrics(events, assignments, horizon_days=0)
+
+
+def test_duplicate_leads_in_assignments_are_refused() -> None:
+    import pandas as pd
+    import pytest
+
+    from abtest.aggregate import user_metrics
+    from abtest.io.errors import DataError
+
+    t0 = pd.Timestamp("2026-09-01", tz="UTC")
+    events = pd.DataFrame({"user_id": ["a", "b"], "timestamp": [t0, t0], "event": ["Purchase"] * 2})
+    assignments = pd.DataFrame(
+        {"user_id": ["a", "a", "b"], "arm": ["x", "y", "x"], "entry_time": [t0, t0, t0]}
+    )
+    with pytest.raises(DataError, match="more than once"):
+        user_metrics(events, assignments, horizon_days=7, execute=True)
