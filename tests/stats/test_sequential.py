@@ -289,3 +289,25 @@ def test_daily_peeking_always_valid_controls_false_positives():
         np.moveaxis(conv[:50], -1, 0), np.moveaxis(trials[:50], -1, 0)
     )
     np.testing.assert_allclose(flat.p_value, av[:50].ravel(), rtol=1e-12)
+
+
+# Lan-DeMets spending, K equally spaced looks, two-sided alpha = 0.05 (alpha/2 per side): the
+# three-decimal boundaries tabulated by DeMets & Lan (1994), "Interim analysis: the alpha spending
+# function approach", Statistics in Medicine 13:1341-1352, and reproduced by gsDesign
+# (sfLDOF / sfLDPocock) and ldbounds.
+PUBLISHED_EQUAL_SPACING = {
+    ("obrien-fleming", 3): [3.710, 2.511, 1.993],
+    ("obrien-fleming", 4): [4.333, 2.963, 2.359, 2.014],
+    ("obrien-fleming", 5): [4.877, 3.357, 2.680, 2.290, 2.031],
+    ("pocock", 5): [2.438, 2.427, 2.410, 2.397, 2.386],
+}
+
+
+@pytest.mark.parametrize(("spending", "k"), sorted(PUBLISHED_EQUAL_SPACING))
+def test_equally_spaced_bounds_match_published_tables(spending: str, k: int) -> None:
+    from abtest.stats import group_sequential_bounds
+
+    bounds = group_sequential_bounds(np.arange(1, k + 1) / k, alpha=0.05, spending=spending)
+    np.testing.assert_allclose(
+        bounds["z_bound"].to_numpy(), PUBLISHED_EQUAL_SPACING[(spending, k)], atol=5e-4
+    )
