@@ -102,7 +102,8 @@ def _effect_parts(h: Mapping[str, Any]) -> list[Part]:
     cur = h.get("currency") or ""
     parts: list[Part] = []
     if h.get("metric"):
-        parts += [("metric", h["metric"], str(h["metric"])), (None, None, ", ")]
+        metric = str(h["metric"])
+        parts += [("metric", h["metric"], metric[:1].upper() + metric[1:]), (None, None, ", ")]
     if h.get("comparison"):
         parts += [("comparison", h["comparison"], str(h["comparison"]))]
     parts.append((None, None, ": "))
@@ -402,6 +403,15 @@ def headline_from_results(
     )
 
 
+def _header(column: Any) -> str:
+    """``"attributed_conversions"`` -> ``"Attributed conversions"`` (lower_snake_case only)."""
+    text = str(column)
+    if text and text == text.lower() and " " not in text:
+        text = text.replace("_", " ")
+        return text[:1].upper() + text[1:]
+    return text
+
+
 def table_html(
     frame: Any,
     *,
@@ -411,7 +421,12 @@ def table_html(
     currency: str = "",
     rename: Mapping[str, str] | None = None,
 ) -> str:
-    """An escaped HTML table with readable number formats (for tables built in the notebooks)."""
+    """An escaped HTML table with readable number formats (for tables built in the notebooks).
+
+    ``percent``/``money``/``count`` name columns to format; ``rename`` gives headers, and other
+    lower_snake_case column names are shown in words ("attributed_conversions" -> "Attributed
+    conversions"). Missing values are empty cells or "—", never ``<NA>``.
+    """
     from abtest.html import frame_html
 
     fmt: dict[str, Any] = {}
@@ -421,9 +436,9 @@ def table_html(
         fmt[col] = lambda v, c=currency: format_value(v, "money", currency=c)
     for col in count:
         fmt[col] = lambda v: format_value(v, "count")
-    shown = frame.rename(columns=dict(rename or {}))
-    fmt = {dict(rename or {}).get(k, k): f for k, f in fmt.items()}
-    return frame_html(shown, formatters=fmt)
+    names = {c: (dict(rename or {}).get(c) or _header(c)) for c in frame.columns}
+    shown = frame.rename(columns=names)
+    return frame_html(shown, formatters={names.get(k, k): f for k, f in fmt.items()})
 
 
 def trend_headline(

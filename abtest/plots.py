@@ -116,7 +116,8 @@ def lift_plot(
                   ).to_numpy(dtype=bool) if lo == "rel_ci_low" and "rel_ci_shape" in rows \
         else np.zeros(len(rows), dtype=bool)
     data = pd.DataFrame({
-        "label": (rows["segment"].astype(str) + " · " + rows["arm"].astype(str)) if by_segment
+        "label": (rows["segment"].astype(str).replace({"all": "all leads"}) + " · "
+                  + rows["arm"].astype(str)) if by_segment
         else rows["arm"].astype(str),
         "lift": rows["rel_lift"].astype(float).to_numpy(),
         "lo": rows[lo].astype(float).to_numpy(), "hi": rows[hi].astype(float).to_numpy(),

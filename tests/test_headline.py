@@ -213,3 +213,11 @@ def test_headline_is_either_p_value_or_probability():
         _headline(probability=0.9)
     with pytest.raises(ValueError, match="ci_shape"):
         _headline(ci_shape="ring")
+
+
+def test_table_html_headers_in_words_and_no_na():
+    frame = pd.DataFrame({"attributed_conversions": pd.array([3, None], dtype="Int64"),
+                          "share": [0.5, None], "CamelKept": ["x", "y"]})
+    html = table_html(frame, percent=["share"], rename={"share": "Share of leads"})
+    assert "Attributed conversions" in html and "Share of leads" in html
+    assert "CamelKept" in html and "NA" not in html and "50.0%" in html and "—" in html

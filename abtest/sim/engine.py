@@ -11,12 +11,20 @@ exactly zero. Conversion: a lead converts on the first day its cumulative hazard
 its ``Exp(1)`` threshold (daily probability ``1 - exp(-z h)``); see §8 of
 ``shared/reference/simulation-models.md``. Days before the first possible impression share one
 scalar hazard path (same float32 rounding), so the holdout costs O(leads), not O(lead-days).
+
+Chunks are independent (own streams, own output slices), so ``run_block`` runs them on a small
+thread pool: numpy ufuncs, fancy indexing and the PCG64 fills release the GIL on arrays of this
+size. Each chunk writes only its own slice of the preallocated outputs, so results are
+bit-identical whatever the thread count (``threads=``, env ``ABTEST_THREADS``, default the CPUs
+this process may use).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +32,7 @@ import numpy as np
 from abtest.sim.params import SegmentParams, SimParams
 from abtest.sim.policy import ArmSpec, RetargetingPolicy
 
-__all__ = ["BlockResult", "LeadDraws", "draw_leads", "run_block"]
+__all__ = ["BlockResult", "LeadDraws", "default_threads", "draw_leads", "run_block"]
 
 F32 = np.float32
 
@@ -163,6 +171,27 @@ def _organic_path(seg: SegmentParams, horizon: int) -> tuple[np.ndarray, np.ndar
     return intent, cum
 
 
+THREADS_ENV = "ABTEST_THREADS"
+
+
+def default_threads() -> int:
+    """Worker threads for ``run_block``: ``$ABTEST_THREADS`` if set, else the CPUs this process
+    may run on (``os.sched_getaffinity``, which respects taskset / cgroup cpusets)."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        try:
+            k = int(env)
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise ValueError(f"{THREADS_ENV}={env!r}: expected a whole number of threads >= 1")
+        return k
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without affinity masks (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 @dataclass
 class _Out:
     conv_day: np.ndarray
@@ -171,7 +200,6 @@ class _Out:
     hidden: np.ndarray
     impressions: np.ndarray
     clicks: np.ndarray
-    rec: list[tuple[np.ndarray, ...]]
 
 
 def run_block(
@@ -185,6 +213,7 @@ def run_block(
     key: Sequence[int] = (),
     arm: ArmSpec | None = None,
     record_exposures: bool = False,
+    threads: int | None = None,
 ) -> BlockResult:
     """Simulate ``leads`` of segment ``seg`` under ``policy`` for ``horizon_days`` days each.
 
@@ -194,7 +223,14 @@ def run_block(
     at position ``day * chunk_size`` (32 bits for the exposure count, 32 for clicks), whatever the
     policy: common random numbers. Hiding uses a per-lead Exp(1) threshold on the cumulative hide
     hazard ``-x log(1 - p_hide)``, which gives the same daily probability ``1 - (1 - p)**x``.
+
+    ``threads``: worker threads over chunks (None: ``default_threads()``); a single chunk always
+    runs in the calling thread. Results do not depend on it.
     """
+    if threads is None:
+        threads = default_threads()
+    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
     n = leads.n
     arm = arm or ArmSpec("arm", policy)
     cpm = seg.cpm * arm.cpm_multiplier
@@ -202,17 +238,28 @@ def run_block(
     start, stop = policy.start_day(sim.audience_lag_days), min(policy.end_day(), horizon_days)
     ads = policy.retarget and rate > 0 and start < stop
     out = _Out(np.full(n, -1, np.int16), np.full(n, -1, np.int16), np.full(n, -1, np.int16),
-               np.zeros(n, bool), np.zeros(n, np.int32), np.zeros(n, np.int32), [])
+               np.zeros(n, bool), np.zeros(n, np.int32), np.zeros(n, np.int32))
     organic = _organic_path(seg, horizon_days)
     first = start if ads else horizon_days  # every day before `first` is ad-free for every lead
-    for ci, lo in enumerate(range(0, n, CHUNK)):
-        _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days, organic,
-                   out, lo, min(lo + CHUNK, n), seed, (*key, ci), record_exposures)
+
+    def chunk(ci: int) -> list[tuple[np.ndarray, ...]]:
+        lo = ci * CHUNK
+        return _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days,
+                          organic, out, lo, min(lo + CHUNK, n), seed, (*key, ci), record_exposures)
+
+    n_chunks = -(-n // CHUNK)
+    workers = min(threads, n_chunks)
+    if workers <= 1:
+        recs = [chunk(ci) for ci in range(n_chunks)]
+    else:  # chunks touch disjoint output slices only; map keeps chunk order
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="abtest-sim") as pool:
+            recs = list(pool.map(chunk, range(n_chunks)))
 
     exposures = None
     if record_exposures:
-        if out.rec:
-            cols = [np.concatenate(c) for c in zip(*out.rec, strict=True)]
+        rec = [r for chunk_rec in recs for r in chunk_rec]
+        if rec:
+            cols = [np.concatenate(c) for c in zip(*rec, strict=True)]
             order = np.lexsort((cols[0], cols[1]))  # by day, then lead (as a daily log)
             exposures = tuple(c[order] for c in cols)
         else:
@@ -224,8 +271,10 @@ def run_block(
 
 
 def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, organic, out,
-               lo, hi, seed, key, record) -> None:
+               lo, hi, seed, key, record) -> list[tuple[np.ndarray, ...]]:
+    """Simulate leads ``lo:hi``, writing only those slices of ``out``; returns exposure records."""
     nc = hi - lo
+    rec: list[tuple[np.ndarray, ...]] = []
     intent_s, cum_s = organic
     thr = leads.threshold[lo:hi].copy()  # convert when cum >= thr; +inf once converted
     conv = out.conv_day[lo:hi]
@@ -235,7 +284,7 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
         conv[pre] = d[pre]
         thr[pre] = np.inf
     if first >= horizon:
-        return
+        return rec
 
     rho, theta, phi = F32(seg.rho), F32(seg.adstock_theta), F32(seg.fatigue_phi)
     h0, floor, hill_k = F32(seg.h0), F32(seg.h_floor), F32(seg.hill_k)
@@ -266,6 +315,8 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
     last_imp = np.full(nc, -1, np.int16)
     imps = out.impressions[lo:hi]
     clicks_tot = out.clicks[lo:hi]
+    hidden, click_at_conv, imp_at_conv = out.hidden[lo:hi], out.click_at_conv[lo:hi], \
+        out.imp_at_conv[lo:hi]
     if fixed:
         elig = np.ones(nc, bool)
     else:
@@ -381,12 +432,12 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
                     hide_rem[cand] = rem
                     gone = cand[rem <= 0]
                     if gone.size:
-                        out.hidden[lo + gone] = True
+                        hidden[gone] = True
                         exclude(gone)
                 last_imp[cand] = t
                 imps[cand] += x
                 if record:
-                    out.rec.append((cand.astype(np.int64) + lo, np.full(cand.size, t, np.int16), x,
+                    rec.append((cand.astype(np.int64) + lo, np.full(cand.size, t, np.int16), x,
                                     np.zeros(cand.size, np.int32) if clicks is None else clicks,
                                     np.full(cand.size, creative, np.int16)))
         # hazard h = org + S * (L * org + a), org = intent + floor; times the weariness penalty
@@ -412,11 +463,12 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
         if hit.any():
             new = np.flatnonzero(hit)
             conv[new] = t
-            out.click_at_conv[lo + new] = last_click[new]
-            out.imp_at_conv[lo + new] = last_imp[new]
+            click_at_conv[new] = last_click[new]
+            imp_at_conv[new] = last_imp[new]
             thr[new] = np.inf
             if t + lag < stop:
                 if lag == 1:
                     exclude(new)
                 else:
                     pending.setdefault(t + lag, []).append(new)
+    return rec
