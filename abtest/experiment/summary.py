@@ -154,6 +154,17 @@ def recommend(
             f"a {_pct(float(best['rel_lift']))}{_adjusted(best)} change "
             f"({_evidence(best, method, alpha)})."
         )
+        runners_up = [str(r["arm"]) for r in better if r["arm"] != best["arm"]]
+        if runners_up:
+            # Each arm was compared with the control, not with the other arms: say so, because
+            # "ship the largest lift" among several winners is a different question.
+            lines.append(
+                f"{' and '.join(runners_up)} also beat{'s' if len(runners_up) == 1 else ''} "
+                f"{control}. This test compares each arm with {control}, not the winners with "
+                f"each other: before choosing {best['arm']} over "
+                f"{'it' if len(runners_up) == 1 else 'them'}, compare them directly "
+                f"(Experiment(..., control=\"{runners_up[0]}\"))."
+            )
     elif len(worse) == len(rows):
         rec = f"keep {control}"
         names = ", ".join(str(r["arm"]) for r in worse)

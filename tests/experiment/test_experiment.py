@@ -188,3 +188,27 @@ def test_bad_inputs_raise_clearly():
     res = Experiment(zero, control="A", days=5).analyze()  # all zeros: documented finite result
     row = res.table.query("not is_control").iloc[0]
     assert row.p_value == 1.0 and np.isfinite(row.abs_diff)
+
+
+def test_summary_says_when_several_arms_beat_control() -> None:
+    import numpy as np
+    import pandas as pd
+
+    import abtest
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    rates = {"holdout": 0.04, "a": 0.07, "b": 0.075}
+    users = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(3 * n)],
+            "arm": np.repeat(list(rates), n),
+            "converted": np.concatenate([rng.random(n) < p for p in rates.values()]).astype(int),
+        }
+    )
+    res = abtest.Experiment(users, control="holdout", metrics=["conversion_rate"]).analyze()
+    assert res.recommendation.startswith("ship ")
+    winner = res.recommendation.removeprefix("ship ")
+    other = "a" if winner == "b" else "b"
+    assert f"{other} also beats holdout" in res.summary()
+    assert f'control="{other}"' in res.summary()
