@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abtest import whatif
+from abtest.sim.params import default_params
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +61,150 @@ def test_gap_design_view():
     assert set(pw["comparison"]) == {"gap1d vs holdout", "gap7d vs holdout"}
     allrow = rates[rates["segment"] == "all"].set_index("arm")["conversion_rate"]
     assert allrow["gap1d"] > allrow["holdout"]
+
+
+# ------------------------------------------------------------------------------------------
+# calibrated_params: the simulator's intent fitted to the analyst's holdout
+# ------------------------------------------------------------------------------------------
+
+_T0 = pd.Timestamp("2026-09-01", tz="UTC")
+
+
+def _as_analyst_tables(panel, *, extra_segment: str | None = None):
+    """The engine's lead panel written as load_users/read_events style tables (entry at 06:00,
+    conversion at 18:00 of its day, so whole elapsed days = the engine's day difference)."""
+    leads = panel.leads
+    day = pd.Timedelta(days=1)
+    users = pd.DataFrame({
+        "user_id": ("u" + leads["lead_id"].astype(str)).astype("string"),
+        "arm": leads["arm"].astype("string"),
+        "segment": leads["segment"].astype("string"),
+        "entry_time": _T0 + leads["entry_day"].to_numpy() * day + pd.Timedelta(hours=6),
+    })
+    if extra_segment is not None:  # relabel a few leads with a segment the simulator lacks
+        seg = users["segment"].to_numpy(dtype=object)
+        seg[:50] = extra_segment
+        users["segment"] = pd.array(seg, dtype="string")
+    conv = leads["conversion_day"].notna().to_numpy()
+    events = pd.DataFrame({
+        "user_id": users["user_id"][conv].to_numpy(),
+        "event": "Purchase",
+        "timestamp": _T0 + leads["conversion_day"][conv].to_numpy(dtype=np.int64) * day
+        + pd.Timedelta(hours=18),
+    })
+    # a non-conversion event and a purchase before entry must both be ignored
+    noise = pd.DataFrame({"user_id": users["user_id"][:200].to_numpy(), "event": "ViewContent",
+                          "timestamp": users["entry_time"][:200].to_numpy()})
+    early = pd.DataFrame({"user_id": users["user_id"][:100].to_numpy(), "event": "Purchase",
+                          "timestamp": users["entry_time"][:100].to_numpy()
+                          - pd.Timedelta(hours=1)})
+    return users, pd.concat([events, noise, early], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def simulated_fit():
+    from abtest.sim.demo import demo_params
+    from abtest.sim.experiment import simulate_experiment
+    from abtest.sim.policy import ArmSpec, holdout
+
+    truth = demo_params()  # 3x the default intent: the level fit should find c = 3
+    panel = simulate_experiment([ArmSpec("holdout", holdout()), ArmSpec("gap1d", holdout("x"))],
+                                leads_per_arm={"holdout": 30_600, "gap1d": 100},
+                                segments_mix={"warm": 0.49, "cold": 0.49, "lapsed": 0.02},
+                                horizon_days=28, params=truth, seed=11)
+    users, events = _as_analyst_tables(panel, extra_segment="vip")
+    params, fit = whatif.calibrated_params(users, events, holdout_arm="holdout", horizon_days=28,
+                                           data_end=_T0 + pd.Timedelta(days=14 + 28))
+    return truth, params, fit.set_index("segment")
+
+
+def test_calibration_recovers_known_intent(simulated_fit):
+    truth, params, fit = simulated_fit
+    warm = fit.loc["warm"]
+    assert warm["fit"] == "shape" and warm["used"]
+    assert abs(warm["half_life_days"] / truth.warm.half_life_days - 1) < 0.25
+    for col, se, true in (("h0", "h0_se", truth.warm.h0),
+                          ("half_life_days", "half_life_se", truth.warm.half_life_days),
+                          ("floor", "floor_se", truth.warm.h_floor)):
+        assert abs(warm[col] - true) < 3.5 * warm[se], (col, warm[col], true, warm[se])
+    assert params.warm.h0 == warm["h0"] and params.warm.h_floor == warm["floor"]
+    # everything the holdout cannot identify stays at the base (defaults)
+    base = default_params()
+    assert params.warm.lift_multiplicative == base.warm.lift_multiplicative
+    assert params.cold.fatigue_delta == base.cold.fatigue_delta
+    assert params.click_window_days == base.click_window_days
+
+
+def test_calibration_level_fit_and_listing(simulated_fit):
+    truth, params, fit = simulated_fit
+    lapsed = fit.loc["lapsed"]  # ~600 leads, ~25 conversions: level only
+    assert lapsed["fit"] == "level" and lapsed["used"]
+    base = default_params().lapsed
+    c = lapsed["h0"] / base.h0
+    assert lapsed["half_life_days"] == base.half_life_days and lapsed["half_life_se"] == 0
+    assert lapsed["floor"] / base.h_floor == pytest.approx(c)
+    assert abs(c - 3.0) < 3 * lapsed["h0_se"] / base.h0, (c, lapsed["h0_se"] / base.h0)
+    vip = fit.loc["vip"]
+    assert not vip["used"] and vip["n_leads"] == 50 and "not a simulator segment" in vip["note"]
+    # the noise (ViewContent, purchases before entry) and gap-arm leads were not counted
+    assert fit.loc[["warm", "cold", "lapsed", "vip"], "n_leads"].sum() == 30_600
+    # model_rate: the engine reproduces each fitted segment's holdout rate
+    for seg in ("warm", "cold", "lapsed"):
+        r = fit.loc[seg]
+        se = np.sqrt(r["observed_rate"] * (1 - r["observed_rate"]) / r["n_leads"])
+        assert abs(r["model_rate"] - r["observed_rate"]) < 3 * se
+
+
+def test_calibration_errors_and_pooled():
+    users = pd.DataFrame({"user_id": ["a", "b"], "arm": ["x", "y"], "segment": ["warm", "warm"],
+                          "entry_time": pd.to_datetime(["2026-09-01", "2026-09-02"], utc=True)})
+    events = pd.DataFrame({"user_id": ["a"], "event": ["Purchase"],
+                           "timestamp": pd.to_datetime(["2026-09-03"], utc=True)})
+    with pytest.raises(ValueError, match="no leads in holdout arm 'holdout'"):
+        whatif.calibrated_params(users, events, holdout_arm="holdout", horizon_days=7)
+    with pytest.raises(ValueError, match="lacks column 'event'"):
+        whatif.calibrated_params(users, events.drop(columns="event"), holdout_arm="x",
+                                 horizon_days=7)
+    # one lead, no conversions worth fitting: base kept, listed with a reason
+    params, fit = whatif.calibrated_params(users, events, holdout_arm="x", horizon_days=7,
+                                           by_segment=False)
+    assert params == default_params()
+    assert list(fit["segment"]) == ["all"] and not fit["used"].iloc[0]
+    assert "base parameters kept" in fit["note"].iloc[0]
+
+
+@pytest.fixture(scope="module")
+def demo_gap():
+    from abtest import stories
+
+    return stories.load_users("data/demo/gap", horizon_days=28)
+
+
+def test_calibrated_demo_matches_observed_holdout(demo_gap):
+    """On the committed demo world the calibrated engine reproduces the holdout's conversion at
+    the horizon (inside the 99% Clopper-Pearson interval); the literature defaults do not."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from abtest.sim.params import SEGMENTS
+    from abtest.sim.power import gap_test_arms, true_rates
+
+    users = demo_gap.frame
+    params, fit = whatif.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
+                                           horizon_days=28)
+    assert fit["used"].all() and set(fit["segment"]) == set(SEGMENTS)
+    hold = users[users["arm"] == "holdout"]
+    k, n = int(hold["converted"].sum()), len(hold)
+    low, high = proportion_confint(k, n, alpha=0.01, method="beta")
+    weights = hold["segment"].value_counts(normalize=True)
+    arms = gap_test_arms([], include_holdout=True)
+
+    def pooled(p):
+        r = true_rates(arms, horizons=[28], params=p).set_index("segment")["conversion_rate"]
+        return float(sum(weights[s] * r[s] for s in SEGMENTS))
+
+    assert low <= pooled(params) <= high, (pooled(params), low, high)
+    assert not low <= pooled(default_params()) <= high
+    # per segment too
+    for seg, g in hold.groupby("segment"):
+        lo, hi = proportion_confint(int(g["converted"].sum()), len(g), alpha=0.01, method="beta")
+        assert lo <= fit.set_index("segment").loc[seg, "model_rate"] <= hi, seg

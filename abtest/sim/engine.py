@@ -242,18 +242,19 @@ def run_block(
     organic = _organic_path(seg, horizon_days)
     first = start if ads else horizon_days  # every day before `first` is ad-free for every lead
 
-    def chunk(ci: int) -> list[tuple[np.ndarray, ...]]:
-        lo = ci * CHUNK
-        return _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days,
-                          organic, out, lo, min(lo + CHUNK, n), seed, (*key, ci), record_exposures)
-
     n_chunks = -(-n // CHUNK)
     workers = min(threads, n_chunks)
+    bounds = _group_bounds(n_chunks, workers)
+
+    def group(b: tuple[int, int]) -> list[tuple[np.ndarray, ...]]:
+        return _run_group(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days,
+                          organic, out, b[0], b[1], seed, tuple(key), record_exposures)
+
     if workers <= 1:
-        recs = [chunk(ci) for ci in range(n_chunks)]
-    else:  # chunks touch disjoint output slices only; map keeps chunk order
+        recs = [group(b) for b in bounds]
+    else:  # groups touch disjoint output slices only; map keeps group order
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="abtest-sim") as pool:
-            recs = list(pool.map(chunk, range(n_chunks)))
+            recs = list(pool.map(group, bounds))
 
     exposures = None
     if record_exposures:
@@ -270,10 +271,24 @@ def run_block(
                        out.impressions, out.clicks, cost, exposures)
 
 
-def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, organic, out,
-               lo, hi, seed, key, record) -> list[tuple[np.ndarray, ...]]:
-    """Simulate leads ``lo:hi``, writing only those slices of ``out``; returns exposure records."""
+GROUP_CHUNKS = 4  # chunks simulated together as one set of arrays (fewer, longer numpy calls)
+
+
+def _group_bounds(n_chunks: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous chunk ranges ``[c0, c1)``: at most ``GROUP_CHUNKS`` each, at least one per
+    worker when there are enough chunks (the grouping never changes any result)."""
+    size = max(1, min(GROUP_CHUNKS, n_chunks // max(workers, 1)))
+    return [(c0, min(c0 + size, n_chunks)) for c0 in range(0, n_chunks, size)]
+
+
+def _run_group(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, organic, out,
+               c0, c1, seed, key, record) -> list[tuple[np.ndarray, ...]]:
+    """Simulate the leads of chunks ``c0:c1`` as one set of arrays, writing only their slices of
+    ``out``; returns exposure records. Every per-lead operation is elementwise, so a lead's
+    result is the same whatever chunks share its arrays; each chunk keeps its own streams."""
+    lo, hi = c0 * CHUNK, min(c1 * CHUNK, leads.n)
     nc = hi - lo
+    parts = [(ci, ci * CHUNK - lo, min((ci + 1) * CHUNK, leads.n) - lo) for ci in range(c0, c1)]
     rec: list[tuple[np.ndarray, ...]] = []
     intent_s, cum_s = organic
     thr = leads.threshold[lo:hi].copy()  # convert when cum >= thr; +inf once converted
@@ -339,12 +354,18 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
         for day in np.unique(eff[eff > first]):
             pending.setdefault(int(day), []).append(pre[eff == day])
     if hide_p > 0:
-        hide_rem = _rng(seed, key, 2).standard_exponential(nc, dtype=F32)
+        hide_rem = np.concatenate([_rng(seed, (*key, ci), 2).standard_exponential(b - a, dtype=F32)
+                                   for ci, a, b in parts])
     if cap is not None:
         week = np.zeros(nc, np.int32)
         ring = np.zeros((policy.cap_days, nc), np.int32)
-    bitgen = np.random.PCG64(np.random.SeedSequence([seed, *key, 1]))
-    bitgen.advance(start * nc)
+    bitgens = []
+    for ci, a, b in parts:
+        bg = np.random.PCG64(np.random.SeedSequence([seed, *key, ci, 1]))
+        bg.advance(start * (b - a))
+        bitgens.append(bg)
+    if len(parts) > 1:
+        u, v = np.empty(nc, np.uint32), np.empty(nc, np.uint32)
     ad_state = False
 
     for t in range(first, horizon):
@@ -360,8 +381,14 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
             creative, age, new_creative = policy.creative_on(t, start)
             if new_creative and t > start:
                 fatigue *= F32(sim.creative_fatigue_carry)
-            w = bitgen.random_raw(nc).view(np.uint32)
-            u, v = w[:nc], w[nc:]
+            # chunk stream: day t's words; low 32-bit halves of the first half -> u, rest -> v
+            if len(parts) == 1:
+                w = bitgens[0].random_raw(nc).view(np.uint32)
+                u, v = w[:nc], w[nc:]
+            else:
+                for bg, (_, a, b) in zip(bitgens, parts, strict=True):
+                    w = bg.random_raw(b - a).view(np.uint32)
+                    u[a:b], v[a:b] = w[:b - a], w[b - a:]
             if fixed:
                 cand = np.flatnonzero(elig)
                 x = np.full(cand.size, int(rate), np.int32)
@@ -383,14 +410,16 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
                 ok = (t - np.maximum(last_click[cand], 0)) < lookback
                 if not ok.all():
                     exclude(cand[~ok])
-                    cand, x = cand[ok], x[ok]
+                    keep = np.flatnonzero(ok)  # integer take: dense boolean masks are slow
+                    cand, x = cand[keep], x[keep]
             if cap is not None:
                 slot = t % policy.cap_days
                 week -= ring[slot]
                 ring[slot] = 0
                 x = np.minimum(x, cap - week[cand])
-                keep = x > 0
-                cand, x = cand[keep], x[keep]
+                if x.size and x.min() <= 0:
+                    keep = np.flatnonzero(x > 0)
+                    cand, x = cand[keep], x[keep]
                 week[cand] += x
                 ring[slot, cand] = x
             if cand.size:
@@ -424,11 +453,15 @@ def _run_chunk(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, 
                             if seg.click_resets_intent:
                                 intent[clicked] = h0
                 if hide_p > 0:
-                    if nw and hide_c1 != hide_c0:
-                        c = np.where((cand < nw) & (fc > f_star), F32(hide_c1), F32(hide_c0))
-                        rem = hide_rem[cand] - xf * c
+                    rem = hide_rem[cand]
+                    # weary leads are a prefix of the (sorted) candidates
+                    kw = int(np.searchsorted(cand, nw)) if nw and hide_c1 != hide_c0 else 0
+                    if kw:
+                        c = np.full(cand.size, F32(hide_c0))
+                        np.copyto(c[:kw], F32(hide_c1), where=fc[:kw] > f_star)
+                        rem -= xf * c
                     else:
-                        rem = hide_rem[cand] - xf * F32(hide_c0)
+                        rem -= xf * F32(hide_c0)
                     hide_rem[cand] = rem
                     gone = cand[rem <= 0]
                     if gone.size:
