@@ -106,16 +106,28 @@ def policy_whatif(
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def best_policies(whatif: pd.DataFrame, *, objective: Objective = "cost_per_incremental_conversion",
-                  annoyance_ceiling: float | None = None) -> pd.DataFrame:
-    """Best policy per segment: lowest cost per incremental conversion (or most increment).
-
-    Only policies that add conversions (increment > 0) and, when given, stay under the annoyance
-    ceiling are eligible; a segment where none is eligible is left out.
-    """
+def _eligible(whatif: pd.DataFrame, annoyance_ceiling: float | None,
+              max_cost_per_incremental_conversion: float | None) -> pd.DataFrame:
     ok = whatif[whatif["incremental_conversion_rate"] > 0]
     if annoyance_ceiling is not None:
         ok = ok[ok["annoyance_rate"] <= annoyance_ceiling]
+    if max_cost_per_incremental_conversion is not None:
+        ok = ok[ok["cost_per_incremental_conversion"] <= max_cost_per_incremental_conversion]
+    return ok
+
+
+def best_policies(whatif: pd.DataFrame, *, objective: Objective = "cost_per_incremental_conversion",
+                  annoyance_ceiling: float | None = None,
+                  max_cost_per_incremental_conversion: float | None = None) -> pd.DataFrame:
+    """Best policy per segment: lowest cost per incremental conversion (or most increment).
+
+    Only policies that add conversions (increment > 0) and, when given, stay under the annoyance
+    ceiling and the cost ceiling per incremental conversion are eligible; a segment where none is
+    eligible is left out. "Most increment under a cost ceiling" is the marketer's question (as
+    many extra buyers as a target cost per extra buyer allows): lowest cost alone always favours
+    the lightest policy, because extra impressions have diminishing returns.
+    """
+    ok = _eligible(whatif, annoyance_ceiling, max_cost_per_incremental_conversion)
     minimise = objective.startswith("cost")
     ordered = ok.sort_values(["segment", objective], ascending=[True, minimise], kind="stable")
     return ordered.groupby("segment", sort=False).head(1).reset_index(drop=True)
@@ -133,8 +145,12 @@ def policy_uncertainty(
     weekly_frequency: float = 3.0,
     horizon_days: int = 28,
     params: SimParams | None = None,
+    annoyance_ceiling: float | None = None,
+    max_cost_per_incremental_conversion: float | None = None,
 ) -> pd.DataFrame:
     """Monte Carlo replays of each segment's ``per_segment`` best policies from ``whatif``.
+
+    The candidates are ranked as :func:`best_policies` ranks them (same objective and ceilings).
 
     Every replicate simulates ``leads`` leads per segment under each policy and the holdout
     (common random numbers). Returns per segment × policy: ``incremental_rate`` (mean over
@@ -150,7 +166,8 @@ def policy_uncertainty(
         raise ValueError("replicates must be >= 2 for an interval")
     minimise = objective.startswith("cost")
     rows = []
-    for seg, g in whatif.groupby("segment", sort=True):
+    eligible = _eligible(whatif, annoyance_ceiling, max_cost_per_incremental_conversion)
+    for seg, g in eligible.groupby("segment", sort=True):
         ranked = g.sort_values(objective, ascending=minimise, kind="stable").head(per_segment)
         pols = [RetargetingPolicy(name=str(r.policy), gap_days=int(r.gap_days),
                                   active_window_days=int(r.active_window_days),

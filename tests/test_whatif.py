@@ -208,3 +208,17 @@ def test_calibrated_demo_matches_observed_holdout(demo_gap):
     for seg, g in hold.groupby("segment"):
         lo, hi = proportion_confint(int(g["converted"].sum()), len(g), alpha=0.01, method="beta")
         assert lo <= fit.set_index("segment").loc[seg, "model_rate"] <= hi, seg
+
+
+def test_best_policies_most_increment_under_a_cost_ceiling(grid):
+    ceiling = float(grid["cost_per_incremental_conversion"].median())
+    best = whatif.best_policies(grid, objective="incremental_conversion_rate",
+                                max_cost_per_incremental_conversion=ceiling)
+    for row in best.itertuples():
+        seg = grid[(grid["segment"] == row.segment)
+                   & (grid["cost_per_incremental_conversion"] <= ceiling)
+                   & (grid["incremental_conversion_rate"] > 0)]
+        assert row.cost_per_incremental_conversion <= ceiling
+        assert row.incremental_conversion_rate == seg["incremental_conversion_rate"].max()
+    nothing = whatif.best_policies(grid, max_cost_per_incremental_conversion=0.0)
+    assert nothing.empty
