@@ -217,18 +217,24 @@ def frequency_cap_advice(
     segments: Sequence[str] = SEGMENTS,
     horizon_days: int = 28,
     params: SimParams | None = None,
+    max_cost_per_incremental_conversion: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Expected outcomes by frequency cap per segment, and the advised cap per segment.
 
     The advice is the cap with the lowest cost per incremental conversion (the cap that stops
-    paying for impressions that only tire people). Returns ``(scan, advice)``; ``advice`` has
+    paying for impressions that only tire people) or, with ``max_cost_per_incremental_conversion``,
+    the cap that brings the most extra conversions within that cost each. Returns ``(scan, advice)``; ``advice`` has
     ``segment, cap, cost_per_incremental_conversion, incremental_conversion_rate,
     saving_vs_no_cap`` (relative cost saving against no cap; 0 when no cap is best).
     """
     scan = policy_whatif(gaps=(gap_days,), caps=caps, windows=(window_days,),
                          weekly_frequency=weekly_frequency, cap_days=cap_days,
                          segments=segments, horizon_days=horizon_days, params=params)
-    advice = best_policies(scan)
+    if max_cost_per_incremental_conversion is None:
+        advice = best_policies(scan)
+    else:  # as many extra conversions as the target cost per extra conversion allows
+        advice = best_policies(scan, objective="incremental_conversion_rate",
+                               max_cost_per_incremental_conversion=max_cost_per_incremental_conversion)
     nocap = scan[scan["frequency_cap"].isna()].set_index("segment")[
         "cost_per_incremental_conversion"]
     base = nocap.reindex(advice["segment"]).to_numpy(dtype=float)
