@@ -210,18 +210,20 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
     except (zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
         raise DataError(f"not a readable XLSX workbook ({exc})", file=path,
                         expected="an .xlsx file saved by Excel or TikTok Ads Manager") from None
-    name = book.sheet_names[0] if sheet is None else sheet
-    if isinstance(name, int):
-        if not 0 <= name < len(book.sheet_names):
-            raise DataError(f"no sheet number {name}", file=path,
+    with book:  # close the workbook's file handle whatever happens
+        name = book.sheet_names[0] if sheet is None else sheet
+        if isinstance(name, int):
+            if not 0 <= name < len(book.sheet_names):
+                raise DataError(f"no sheet number {name}", file=path,
+                                expected=f"one of {book.sheet_names}")
+            name = book.sheet_names[name]
+        if name not in book.sheet_names:
+            raise DataError(f"no sheet named {name!r}", file=path,
                             expected=f"one of {book.sheet_names}")
-        name = book.sheet_names[name]
-    if name not in book.sheet_names:
-        raise DataError(f"no sheet named {name!r}", file=path, expected=f"one of {book.sheet_names}")
-    try:
-        raw = pd.read_excel(book, sheet_name=name, dtype=object, header=0)
-    except ValueError as exc:
-        raise DataError(f"cannot read sheet {name!r}: {exc}", file=path) from None
+        try:
+            raw = pd.read_excel(book, sheet_name=name, dtype=object, header=0)
+        except ValueError as exc:
+            raise DataError(f"cannot read sheet {name!r}: {exc}", file=path) from None
     if raw.columns.size == 0:
         raise DataError(f"sheet {name!r} is empty", file=path, expected="a header row and data rows")
     return pd.DataFrame({c: _xlsx_text(raw[c]) for c in raw.columns})

@@ -131,3 +131,22 @@ def test_marketing_api_levels_and_missing_pages(fixtures):
     assert frame["ad_id"].iloc[0] == "1714125049901106"
     assert frame["date"].iloc[0] == pd.Timestamp("2021-10-27")
     assert frame["cost"].iloc[0] == 20.0 and frame["clicks"].iloc[0] == 51
+
+
+def test_xlsx_reader_closes_the_workbook(tmp_path) -> None:
+    """Reading an XLSX export leaves no file handle open (a ResourceWarning would say so)."""
+    import gc
+    import shutil
+    import warnings
+    from pathlib import Path
+
+    from abtest.io import read_ads_manager
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "gap" / "ads_manager.xlsx"
+    copy = tmp_path / "export.xlsx"
+    shutil.copy(demo, copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        read_ads_manager(copy)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
