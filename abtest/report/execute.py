@@ -35,7 +35,10 @@ ErrorKind = Literal["exception", "timeout", "dead_kernel", "sidecar", "export", 
 
 _LIVE_KERNELS: weakref.WeakSet[AsyncKernelManager] = weakref.WeakSet()
 _KERNEL_LOG: list[Any] = [None]  # open file for the current report's kernel stderr
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# One thread per kernel for BLAS and for the simulator (ABTEST_THREADS): reports already run in
+# parallel processes, one per core.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "ABTEST_THREADS")
 
 
 class WatchedKernelManager(AsyncKernelManager):
