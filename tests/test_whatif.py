@@ -222,3 +222,165 @@ def test_best_policies_most_increment_under_a_cost_ceiling(grid):
         assert row.incremental_conversion_rate == seg["incremental_conversion_rate"].max()
     nothing = whatif.best_policies(grid, max_cost_per_incremental_conversion=0.0)
     assert nothing.empty
+
+
+# ------------------------------------------------------------------------------------------
+# calibrate_ad_effect: one common multiplier on the ad effect, from the treated arms
+# ------------------------------------------------------------------------------------------
+
+def _organic_demo_world(k: float = 1.0):
+    """Demo organic intent (3x the default) with the default ad effect scaled by ``k``."""
+    from dataclasses import replace
+
+    from abtest.sim.demo import demo_params
+    from abtest.sim.params import SEGMENTS
+
+    dm, d = demo_params(), default_params()
+    return replace(dm, **{s: replace(dm.segment(s),
+                                     lift_multiplicative=k * d.segment(s).lift_multiplicative,
+                                     lift_additive=k * d.segment(s).lift_additive)
+                          for s in SEGMENTS})
+
+
+def _gap_users(truth, *, seed: int, leads: int = 10_000, horizon: int = 28):
+    from abtest.sim.experiment import simulate_experiment
+    from abtest.sim.power import gap_test_arms
+
+    arms = gap_test_arms([1, 7], weekly_frequency=3.0)
+    panel = simulate_experiment(arms, leads_per_arm=leads,
+                                segments_mix={"warm": 0.4, "cold": 0.4, "lapsed": 0.2},
+                                horizon_days=horizon, params=truth, seed=seed)
+    lead = panel.leads
+    conv = ((lead["conversion_day"] - lead["entry_day"]) < horizon).fillna(False)
+    users = pd.DataFrame({"arm": lead["arm"].astype("string"),
+                          "segment": lead["segment"].astype("string"),
+                          "converted": conv.to_numpy(dtype=bool)})
+    return users, {a.name: a.policy for a in arms[1:]}
+
+
+def test_ad_effect_recovers_known_multiplier():
+    base, truth = _organic_demo_world(1.0), _organic_demo_world(3.0)
+    users, pols = _gap_users(truth, seed=4)
+    params, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+                                             horizon_days=28)
+    k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
+    assert 0.3 < se < 1.5 and abs(k - 3.0) < 3 * se, (k, se)
+    assert list(tab["arm"]) == ["holdout", "gap1d", "gap7d"]
+    assert (tab["leads"] == 10_000).all()
+    # the returned world carries k on L and a of every segment; nothing else moved
+    for s in ("warm", "cold", "lapsed"):
+        assert params.segment(s).lift_multiplicative == pytest.approx(
+            k * base.segment(s).lift_multiplicative)
+        assert params.segment(s).lift_additive == pytest.approx(k * base.segment(s).lift_additive)
+        assert params.segment(s).h0 == base.segment(s).h0
+    # holdout untouched by k
+    assert tab["simulated_rate_after"].iloc[0] == tab["simulated_rate_before"].iloc[0]
+
+
+@pytest.mark.slow
+def test_ad_effect_standard_error_is_calibrated():
+    """Over seeded replications (k_hat - k) / k_se is about standard normal."""
+    base, truth = _organic_demo_world(1.0), _organic_demo_world(2.5)
+    z = []
+    for seed in range(12):
+        users, pols = _gap_users(truth, seed=100 + seed, leads=6000)
+        _, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+                                            horizon_days=28)
+        z.append((tab["k"].iloc[0] - 2.5) / tab["k_se"].iloc[0])
+    z = np.asarray(z)
+    assert abs(z.mean()) < 0.9 and 0.5 < z.std(ddof=1) < 1.6, z
+
+
+def test_ad_effect_exact_on_expected_counts():
+    """Counts set to the engine's own expectations at k = 2 give k = 2, and k_se equals the
+    delta-method (Jᵀ V⁻¹ J)^(-1/2) computed independently through power.true_rates."""
+    from abtest.sim.policy import ArmSpec
+    from abtest.sim.power import gap_test_arms, true_rates
+
+    base = _organic_demo_world(1.0)
+    arms = gap_test_arms([1, 7], weekly_frequency=3.0)
+    pols = {a.name: a.policy for a in arms[1:]}
+    n_seg = {"warm": 80_000, "cold": 80_000, "lapsed": 40_000}
+
+    def rates(k):
+        spec = [ArmSpec(a.name, a.policy, lift_multiplier=k) for a in arms]
+        return true_rates(spec, horizons=[28], params=base).set_index(["arm", "segment"])[
+            "conversion_rate"]
+
+    r2 = rates(2.0)
+    parts = []
+    for (arm, seg), p in r2.items():
+        n = n_seg[seg]
+        x = int(round(p * n))
+        parts.append(pd.DataFrame({"arm": arm, "segment": seg,
+                                   "converted": np.arange(n) < x}))
+    users = pd.concat(parts, ignore_index=True)
+    _, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+                                        horizon_days=28)
+    k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
+    assert k == pytest.approx(2.0, abs=0.01)
+    # independent delta method: pooled increments, Jacobian by central differences
+    w = {s: n / sum(n_seg.values()) for s, n in n_seg.items()}
+    obs = users.groupby("arm")["converted"].mean()
+
+    def pooled(r, arm):
+        return sum(w[s] * r[(arm, s)] for s in w)
+
+    hi, lo = rates(2.05), rates(1.95)
+    jac = np.array([(pooled(hi, a) - pooled(hi, "holdout") - pooled(lo, a)
+                     + pooled(lo, "holdout")) / 0.1 for a in ("gap1d", "gap7d")])
+    var = {a: obs[a] * (1 - obs[a]) / sum(n_seg.values()) for a in obs.index}
+    v = np.diag([var["gap1d"], var["gap7d"]]) + var["holdout"]
+    se_delta = 1 / np.sqrt(jac @ np.linalg.solve(v, jac))
+    assert se == pytest.approx(se_delta, rel=0.03)
+    assert tab["simulated_rate_after"].to_numpy() == pytest.approx(
+        tab["observed_rate"].to_numpy(), abs=2e-4)
+
+
+def test_ad_effect_errors():
+    users = pd.DataFrame({"arm": ["holdout", "gap1d"], "segment": ["warm", "warm"],
+                          "converted": [False, True]})
+    from abtest.sim.policy import RetargetingPolicy
+
+    pol = {"gap1d": RetargetingPolicy(name="gap1d", gap_days=1)}
+    with pytest.raises(ValueError, match="not in users"):
+        whatif.calibrate_ad_effect(None, users, holdout_arm="control", policies=pol,
+                                   horizon_days=28)
+    with pytest.raises(ValueError, match="no treated arm"):
+        whatif.calibrate_ad_effect(None, users, holdout_arm="holdout", policies={},
+                                   horizon_days=28)
+    with pytest.raises(ValueError, match="lacks column 'converted'"):
+        whatif.calibrate_ad_effect(None, users.drop(columns="converted"), holdout_arm="holdout",
+                                   policies=pol, horizon_days=28)
+    with pytest.raises(ValueError, match="no leads in segment"):
+        whatif.calibrate_ad_effect(None, users, holdout_arm="holdout", policies=pol,
+                                   horizon_days=28, segments_mix={"cold": 1.0})
+
+
+def test_ad_effect_on_demo_matches_treated_arms(demo_gap):
+    """On the committed demo gap test the fitted world reproduces every treated arm (inside the
+    99% Clopper-Pearson interval) and the pooled treated rate, which the unfitted ad effect
+    misses."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from abtest.sim.power import gap_test_arms
+
+    users = demo_gap.frame
+    organic, _ = whatif.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
+                                          horizon_days=28)
+    pols = {a.name: a.policy for a in gap_test_arms([1, 3, 7], weekly_frequency=3.0)[1:]}
+    params, tab = whatif.calibrate_ad_effect(organic, users, holdout_arm="holdout",
+                                             policies=pols, horizon_days=28)
+    k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
+    assert k > 1 + se, (k, se)  # the demo's ad effect is stronger than the literature default
+    assert params.warm.lift_multiplicative == pytest.approx(k * organic.warm.lift_multiplicative)
+    treated = tab[tab["arm"] != "holdout"]
+    for r in treated.itertuples():
+        lo, hi = proportion_confint(r.conversions, r.leads, alpha=0.01, method="beta")
+        assert lo <= r.simulated_rate_after <= hi, (r.arm, r.simulated_rate_after, lo, hi)
+    lo, hi = proportion_confint(int(treated["conversions"].sum()), int(treated["leads"].sum()),
+                                alpha=0.01, method="beta")
+    share = treated["leads"] / treated["leads"].sum()
+    assert lo <= float((share * treated["simulated_rate_after"]).sum()) <= hi
+    assert not lo <= float((share * treated["simulated_rate_before"]).sum()) <= hi
+    assert tab["k"].notna().all() and np.isfinite(tab["k_se"]).all()
