@@ -29,12 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from abtest.html import metric_format
 from abtest.metrics import Metric
 
 __all__ = ["Recommendation", "recommend"]
 
-_PERCENT = {"ctr", "cvr_click", "cvr_impression", "conversion_rate", "engagement_rate",
-            "video_completion"}
 MAX_EXTRA_FACTOR = 3.0
 MAX_EXTRA_DAYS = 90.0
 
@@ -50,9 +49,10 @@ class Recommendation:
 def _fmt(metric: Metric, v: float) -> str:
     if not np.isfinite(v):
         return "unbounded" if v > 0 else "-unbounded"
-    if metric.name in _PERCENT:
+    kind = metric_format(metric.name)
+    if kind == "percent":
         return f"{v:.2%}"
-    return f"{v:,.4g}"
+    return f"{v:,.2f}" if kind == "money" else f"{v:,.4g}"
 
 
 def _pct(v: float) -> str:
