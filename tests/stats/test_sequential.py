@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from agreement import assert_intervals_agree_with_p
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -124,23 +125,11 @@ def _proportions(draw):
     return np.array(x), np.array(n)
 
 
-def _agree(res, alpha: float) -> None:
-    p = res.p_value
-    clear = np.abs(p - alpha) > 1e-9 * alpha  # skip floating ties exactly at alpha
-    sig = p < alpha
-    abs_ex = interval_excludes(res.abs_ci_low, res.abs_ci_high)
-    rel_ex = interval_excludes(res.rel_ci_low, res.rel_ci_high, res.rel_ci_complement)
-    assert np.array_equal(abs_ex[clear], sig[clear])
-    assert np.array_equal(rel_ex[clear], sig[clear])
-    for arr in res:
-        assert not np.any(np.isnan(np.asarray(arr, dtype=float)))
-
-
 @settings(max_examples=300, deadline=None)
 @given(_proportions(), ALPHAS, st.sampled_from([100.0, 5000.0, 1e6]))
 def test_property_always_valid_proportion_excludes_zero_iff_p_below_alpha(data, alpha, tuning):
     x, n = data
-    _agree(always_valid_arrays(proportion_test_arrays(x, n), alpha=alpha, tuning=tuning), alpha)
+    assert_intervals_agree_with_p(always_valid_arrays(proportion_test_arrays(x, n), alpha=alpha, tuning=tuning), alpha)
 
 
 @settings(max_examples=200, deadline=None)
@@ -151,7 +140,7 @@ def test_property_always_valid_means_excludes_zero_iff_p_below_alpha(arms, alpha
     mean = np.array([a[1] for a in arms])
     sd = np.array([a[2] for a in arms])
     res = mean_test_arrays(n, mean * n, (sd**2 + mean**2) * n)
-    _agree(always_valid_arrays(res, alpha=alpha), alpha)
+    assert_intervals_agree_with_p(always_valid_arrays(res, alpha=alpha), alpha)
 
 
 def test_always_valid_interval_is_wider_than_fixed_horizon():
