@@ -23,7 +23,7 @@ DEMO_PLAN = ROOT / "notebooks" / "plans" / "demo.yml"
 @pytest.fixture(scope="session")
 def demo_data() -> Path:
     """The demo world (built once if it is missing)."""
-    from abtest.stories import resolve_data_dir
+    from abtest.prepare import resolve_data_dir
 
     return resolve_data_dir(ROOT / "data" / "demo" / "offer").parent
 

@@ -175,7 +175,7 @@ def test_calibration_errors_and_pooled():
 
 @pytest.fixture(scope="module")
 def demo_gap():
-    from abtest import stories
+    from abtest import prepare as stories
 
     return stories.load_users("data/demo/gap", horizon_days=28)
 

@@ -21,7 +21,7 @@ from abtest.stats import bayesian, frequentist, sequential
 from abtest.stats.checks import SRM_THRESHOLD, adjust_pvalues, srm_test
 from abtest.stats.cuped import cuped_arrays
 from abtest.stats.frequentist import ComparisonResult, interval_excludes
-from abtest.stats.segments import heterogeneity_test, simpson_warning
+from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
 
 __all__ = ["Experiment"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abtest.html import (
+from abtest.display import (
     escape_html,
     format_interval,
     format_value,

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from abtest.html import metric_format
+from abtest.display import metric_format
 from abtest.metrics import Metric
 
 __all__ = ["Recommendation", "recommend"]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from abtest.headline import headline_lines
+from abtest.report.headline import headline_lines
 
 __all__ = ["format_value", "render_index"]
 

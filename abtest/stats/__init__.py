@@ -38,6 +38,7 @@ from abtest.stats.frequentist import (
     ratio_test_arrays,
     result_frame,
 )
+from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
 from abtest.stats.planning import (
     SimulatedPower,
     minimum_detectable_effect,
@@ -47,7 +48,6 @@ from abtest.stats.planning import (
     test_duration_days,
     unit_variance_from_sums,
 )
-from abtest.stats.segments import heterogeneity_test, simpson_warning
 from abtest.stats.sequential import (
     alpha_spending,
     always_valid_arrays,

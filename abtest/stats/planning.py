@@ -7,10 +7,11 @@ the ``arms - 1`` comparisons with control, and power by simulation for anything 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
@@ -19,8 +20,10 @@ from abtest.stats._arrays import Alternative, FloatArray, as_float, check_alpha,
 __all__ = [
     "SimulatedPower",
     "minimum_detectable_effect",
+    "plan_table",
     "power",
     "power_by_simulation",
+    "power_curves",
     "sample_size",
     "test_duration_days",
     "unit_variance_from_sums",
@@ -272,3 +275,46 @@ def power_by_simulation(
     rate = float(np.mean(reject))
     se = float(np.sqrt(rate * (1 - rate) / n_sims))
     return SimulatedPower(rate, se, max(rate - 1.96 * se, 0.0), min(rate + 1.96 * se, 1.0), n_sims)
+
+
+def plan_table(
+    baseline: float,
+    lifts: Sequence[float],
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    n_arms: int = 2,
+    daily_leads: float,
+) -> pd.DataFrame:
+    """Sample size per arm, total leads and days for each relative lift of a conversion rate.
+
+    ``daily_leads`` is the traffic entering the test per day over all arms (split equally).
+    """
+    if daily_leads <= 0:
+        raise ValueError("daily_leads must be > 0")
+    lift = np.asarray(list(lifts), dtype=float)
+    n = np.atleast_1d(sample_size(baseline, lift, relative=True, alpha=alpha, power=power,
+                                  n_arms=n_arms))
+    days = np.atleast_1d(test_duration_days(n, daily_leads / n_arms))
+    return pd.DataFrame({"relative_lift": lift, "baseline_rate": baseline,
+                         "treated_rate": baseline * (1 + lift), "n_per_arm": n,
+                         "total_leads": n * n_arms, "days": days})
+
+
+def power_curves(
+    baseline: float,
+    lifts: Sequence[float],
+    n_per_arm: Sequence[int] | np.ndarray,
+    *,
+    alpha: float = 0.05,
+    n_arms: int = 2,
+) -> pd.DataFrame:
+    """Power of the two-proportion test by leads per arm for each relative lift (tidy)."""
+    n = np.asarray(n_per_arm, dtype=float)
+    frames = []
+    for lift in lifts:
+        p = np.asarray(power(n, baseline, float(lift), relative=True, alpha=alpha,
+                                n_arms=n_arms), dtype=float)
+        frames.append(pd.DataFrame({"effect": f"{lift:+.0%}", "relative_lift": float(lift),
+                                    "n_per_arm": n, "power": p}))
+    return pd.concat(frames, ignore_index=True)

@@ -109,7 +109,7 @@ def _headline_cells(page: str) -> tuple[object, dict[str, object]]:
 def test_demo_plan_headlines_match_sidecars(demo_batch):
     import yaml
 
-    from abtest.headline import headline_lines
+    from abtest.report.headline import headline_lines
 
     plan = yaml.safe_load(DEMO_PLAN.read_text())
     notebooks = {Path(r["notebook"]).stem for r in plan["reports"]}

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from abtest.html import escape_html, escape_markdown, frame_html, safe_markdown
+from abtest.display import escape_html, escape_markdown, frame_html, safe_markdown
 from abtest.report.export import export_html
 from abtest.report.index import render_index
 from abtest.report.sidecar import (

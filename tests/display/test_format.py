@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 import abtest
-from abtest.headline import Headline
-from abtest.html import MINUS, escape_html, format_interval, format_value, frame_html, metric_format
+from abtest.display import (
+    MINUS,
+    escape_html,
+    format_interval,
+    format_value,
+    frame_html,
+    metric_format,
+)
+from abtest.report.headline import Headline
 from abtest.report.index import render_index
 
 XSS = "<script>alert(1)</script>"

@@ -16,9 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 import abtest
-from abtest import plots
+from abtest.display import plots
+from abtest.prepare import conversion_curves
 from abtest.stats import ctr_by_creative_age
-from abtest.stories import conversion_curves, power_curves
+from abtest.stats.planning import power_curves
 
 
 @pytest.fixture(autouse=True)

@@ -21,11 +21,10 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = [
     "MINUS",
@@ -35,7 +34,6 @@ __all__ = [
     "escape_markdown",
     "format_interval",
     "format_value",
-    "frame_html",
     "metric_format",
     "safe_markdown",
 ]
@@ -92,53 +90,6 @@ def display_markdown(template: str, /, **values: object) -> None:
     display(Markdown(safe_markdown(template, **values)))
 
 
-def frame_html(
-    frame: pd.DataFrame,
-    *,
-    index: bool = False,
-    float_format: str | None = "{:,.4g}",
-    classes: str = "abtest-table",
-    formatters: Mapping[str, Any] | None = None,
-) -> str:
-    """Render ``frame`` as an HTML table with every cell, header and index label escaped.
-
-    Text columns are left-aligned and number columns right-aligned (tabular digits); integers get
-    thousands separators, floats ``float_format``; missing values are empty cells, never
-    ``<NA>``/``NaN``. ``formatters`` maps a column to a function returning the cell's text.
-    """
-    import pandas as pd
-
-    shown = frame.reset_index() if index else frame
-    fmts = dict(formatters or {})
-    heads, columns = [], []
-    for pos, col in enumerate(shown.columns):
-        values = shown.iloc[:, pos]
-        numeric = (pd.api.types.is_numeric_dtype(values)
-                   and not pd.api.types.is_bool_dtype(values))
-        fmt = fmts.get(col)
-        texts = []
-        for v in values.tolist():
-            if fmt is not None:
-                texts.append(str(fmt(v)))
-            elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
-                texts.append("")
-            elif isinstance(v, bool):
-                texts.append("yes" if v else "no")
-            elif isinstance(v, int):
-                texts.append(f"{v:,}")
-            elif isinstance(v, float):
-                texts.append(float_format.format(v) if float_format else _plain_number(v))
-            else:
-                texts.append(str(v))
-        align = ("text-align:right;font-variant-numeric:tabular-nums" if numeric
-                 else "text-align:left")
-        heads.append(f'<th style="{align}">{escape_html(col)}</th>')
-        columns.append([f'<td style="{align}">{escape_html(t)}</td>' for t in texts])
-    rows = "".join("<tr>" + "".join(cells) + "</tr>" for cells in zip(*columns, strict=True))
-    return (f'<table border="0" class="dataframe {escape_html(classes)}">'
-            f"<thead><tr>{''.join(heads)}</tr></thead><tbody>{rows}</tbody></table>")
-
-
 def metric_format(metric: str) -> Literal["percent", "money", "number"]:
     """The display format of a metric's values: rates as percentages, costs and values as money.
 
@@ -170,7 +121,7 @@ def _minus(text: str) -> str:
     return text.replace("-", MINUS)
 
 
-def _plain_number(f: float) -> str:
+def plain_number(f: float) -> str:
     """3 significant digits, thousands separators from 1,000, no exponent for usual values."""
     if abs(f) >= 1000:
         return f"{f:,.0f}"
@@ -229,7 +180,7 @@ def format_value(value: Any, fmt: ValueFormat, *, currency: str = "") -> str:
     if base == "money":
         text = f"{sign}{f:,.2f} {currency}".strip()
         return _minus(text)
-    return _minus(sign + _plain_number(f))
+    return _minus(sign + plain_number(f))
 
 
 def format_interval(low: Any, high: Any, fmt: ValueFormat, *, shape: str = "interval",

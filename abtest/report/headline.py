@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from abtest.html import (
+from abtest.display.format import (
     ValueFormat,
     escape_html,
     escape_markdown,
@@ -34,7 +34,7 @@ from abtest.html import (
 
 if TYPE_CHECKING:
     from abtest.experiment import ExperimentResults
-    from abtest.stories import LoadedData
+    from abtest.prepare.folder import LoadedData
 
 __all__ = [
     "Headline",
@@ -45,7 +45,6 @@ __all__ = [
     "planning_headline",
     "simulation_headline",
     "srm_text",
-    "table_html",
     "trend_headline",
 ]
 
@@ -401,44 +400,6 @@ def headline_from_results(
         effect_format=fmt, currency=currency,  # type: ignore[arg-type]
         notes=tuple(notes) + tuple(results.notes),
     )
-
-
-def _header(column: Any) -> str:
-    """``"attributed_conversions"`` -> ``"Attributed conversions"`` (lower_snake_case only)."""
-    text = str(column)
-    if text and text == text.lower() and " " not in text:
-        text = text.replace("_", " ")
-        return text[:1].upper() + text[1:]
-    return text
-
-
-def table_html(
-    frame: Any,
-    *,
-    percent: Iterable[str] = (),
-    money: Iterable[str] = (),
-    count: Iterable[str] = (),
-    currency: str = "",
-    rename: Mapping[str, str] | None = None,
-) -> str:
-    """An escaped HTML table with readable number formats (for tables built in the notebooks).
-
-    ``percent``/``money``/``count`` name columns to format; ``rename`` gives headers, and other
-    lower_snake_case column names are shown in words ("attributed_conversions" -> "Attributed
-    conversions"). Missing values are empty cells or "—", never ``<NA>``.
-    """
-    from abtest.html import frame_html
-
-    fmt: dict[str, Any] = {}
-    for col in percent:
-        fmt[col] = lambda v: format_value(v, "percent")
-    for col in money:
-        fmt[col] = lambda v, c=currency: format_value(v, "money", currency=c)
-    for col in count:
-        fmt[col] = lambda v: format_value(v, "count")
-    names = {c: (dict(rename or {}).get(c) or _header(c)) for c in frame.columns}
-    shown = frame.rename(columns=names)
-    return frame_html(shown, formatters={names.get(k, k): f for k, f in fmt.items()})
 
 
 def trend_headline(

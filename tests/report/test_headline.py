@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 import abtest
-from abtest.headline import (
+from abtest.display import table_html
+from abtest.report.headline import (
     Headline,
     format_value,
     headline_from_results,
     headline_lines,
     planning_headline,
     srm_text,
-    table_html,
     trend_headline,
 )
 from abtest.stats import conversion_by_frequency

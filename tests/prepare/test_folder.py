@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abtest import stories
+from abtest import prepare as stories
 from abtest.io.errors import DataError
+from abtest.stats import planning
 from abtest.stats.planning import power, sample_size
 
 
@@ -79,10 +80,10 @@ def test_frequency_and_creative_age_levels():
 
 
 def test_plan_table_and_power_curves_use_the_planning_formulas():
-    plan = stories.plan_table(0.05, [0.1, 0.2], daily_leads=1000)
+    plan = planning.plan_table(0.05, [0.1, 0.2], daily_leads=1000)
     assert plan["n_per_arm"].tolist() == [sample_size(0.05, 0.1), sample_size(0.05, 0.2)]
     assert plan["days"].iloc[0] == int(np.ceil(plan["n_per_arm"].iloc[0] / 500))
-    curves = stories.power_curves(0.05, [0.1], [1000, 4000])
+    curves = planning.power_curves(0.05, [0.1], [1000, 4000])
     assert curves["power"].tolist() == pytest.approx([power(1000, 0.05, 0.1), power(4000, 0.05, 0.1)])
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from abtest.arms import apply_mapping, assignments, parse_names, pattern_regex
 from abtest.io import DataError, read_ads_manager, read_events
+from abtest.prepare.arms import apply_mapping, assignments, parse_names, pattern_regex
 from abtest.schema import ASSIGNMENTS
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from abtest.segments import classify_leads
+from abtest.prepare.segments import classify_leads
 
 AS_OF = pd.Timestamp("2024-06-30", tz="UTC")
 

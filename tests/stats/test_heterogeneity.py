@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.meta_analysis import combine_effects
 
-from abtest.stats.segments import heterogeneity_test, simpson_warning
+from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
 
 
 def test_q_matches_statsmodels_meta_analysis():
