@@ -19,17 +19,47 @@ events of users without an assignment are ignored; a purchase without a value ad
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from abtest.aggregate.backends import BackendLike, DataLike, resolve_many
 from abtest.io.errors import DataError
 
-__all__ = ["OUTCOME_COLUMNS", "user_metrics"]
+__all__ = ["OUTCOME_COLUMNS", "WindowReport", "user_metrics"]
 
 #: Per-lead outcome columns produced for the analysis window (pre-period adds ``pre_`` versions).
 OUTCOME_COLUMNS = ("impressions", "clicks", "conversions", "converted", "revenue")
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """How many assigned leads had a complete analysis window when the data ended.
+
+    A lead whose window ``[entry_time, entry_time + horizon_days)`` ends after the data does would
+    count as a non-converter though its window is still open, so late arms would look worse.
+    """
+
+    leads: int
+    complete: int
+    incomplete: int
+    data_end: pd.Timestamp
+    horizon_days: float
+    action: Literal["set_aside", "flag"]
+
+    @property
+    def reason(self) -> str:
+        """The set-aside reason in words (for read reports and notes)."""
+        return (f"lead's {self.horizon_days:g}-day window ends after the data "
+                f"({self.data_end:%Y-%m-%d %H:%M} UTC)")
+
+    def __str__(self) -> str:
+        verb = "set aside" if self.action == "set_aside" else "flagged (window_complete = False)"
+        return (f"{self.leads:,} assigned leads: {self.complete:,} with a complete window, "
+                f"{self.incomplete:,} {verb}: {self.reason}")
 
 
 def _names(value: str | Iterable[str], what: str) -> list[str]:
@@ -60,7 +90,10 @@ def user_metrics(
     pre_period_days: float | None = None,
     backend: BackendLike = None,
     execute: bool = False,
-) -> ir.Table:
+    data_end: str | pd.Timestamp | None = None,
+    incomplete: Literal["set_aside", "flag"] = "set_aside",
+    report: bool = False,
+) -> ir.Table | pd.DataFrame | tuple[ir.Table | pd.DataFrame, WindowReport]:
     """Per-lead sums over each lead's analysis window, pushed down to the engine.
 
     ``events`` and ``assignments`` are canonical tables (:data:`abtest.schema.EVENTS`,
@@ -72,7 +105,16 @@ def user_metrics(
     impressions, clicks, conversions, converted, revenue`` (``converted`` is 0/1) and, when
     ``pre_period_days`` is set, ``pre_impressions, pre_clicks, pre_conversions, pre_converted,
     pre_revenue``. Counts are int64, ``revenue`` float64.
+
+    Complete windows only: a lead whose window ends after ``data_end`` (default: the data's last
+    event) has not had its full chance to convert yet. With ``incomplete="set_aside"`` (default)
+    such leads are left out; with ``"flag"`` they are kept with ``window_complete = False`` (True
+    for the others). The rule runs in the engine, so DuckDB, Spark and warehouses agree; with
+    ``report=True`` the function returns ``(table, WindowReport)`` saying how many leads were set
+    aside or flagged.
     """
+    if incomplete not in ("set_aside", "flag"):
+        raise ValueError(f"incomplete must be 'set_aside' or 'flag', got {incomplete!r}")
     if not horizon_days > 0:
         raise ValueError(f"horizon_days must be > 0, got {horizon_days}")
     if pre_period_days is not None and not pre_period_days > 0:
@@ -87,11 +129,15 @@ def user_metrics(
     has_segment = "segment" in asg.columns
     has_value = "value" in ev.columns
 
+    end = _data_end(ev, data_end)
+    # a window ending within a second of the data's end counts as complete (exports round times)
+    late = asg.entry_time + _interval(horizon_days) > ibis.literal(end + pd.Timedelta(seconds=1))
     # One small query checks both assignment invariants before the heavy one runs.
     check = asg.aggregate(
         null_entry=asg.entry_time.isnull().sum(),
         rows=asg.count(),
         leads=asg.user_id.nunique(),
+        late=late.cast("int64").sum(),
     ).execute()
     null_entry = int(check["null_entry"].iloc[0] or 0)
     duplicates = int(check["rows"].iloc[0]) - int(check["leads"].iloc[0])
@@ -109,14 +155,35 @@ def user_metrics(
             expected="one row per lead (each lead in exactly one arm)",
         )
 
+    rows = int(check["rows"].iloc[0])
+    n_late = int(check["late"].iloc[0] or 0)
+    window = WindowReport(leads=rows, complete=rows - n_late, incomplete=n_late, data_end=end,
+                          horizon_days=float(horizon_days), action=incomplete)
     keep = ["user_id", "arm", "entry_time"] + (["segment"] if has_segment else [])
-    a = asg.select(*keep)
+    if incomplete == "set_aside":
+        a = asg.filter(~late).select(*keep)
+    else:
+        a = asg.select(*keep, window_complete=~late)
     result = _window_sums(
         a, ev, conv=conv, imp=imp, clk=clk, has_value=has_value,
         horizon=_interval(horizon_days),
         pre=None if pre_period_days is None else _interval(pre_period_days),
     )
-    return result.execute() if execute else result
+    out = result.execute() if execute else result
+    return (out, window) if report else out
+
+
+def _data_end(ev: ir.Table, data_end: str | pd.Timestamp | None) -> pd.Timestamp:
+    """The end of the data as a UTC timestamp: given, or the last event (one small query)."""
+    if data_end is not None:
+        ts = pd.Timestamp(data_end)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    last = ev.timestamp.max().execute()
+    if last is None or pd.isna(last):
+        raise DataError("the events table is empty, so the end of the data is unknown",
+                        column="timestamp", expected="at least one event (or pass data_end=)")
+    ts = pd.Timestamp(last)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _window_sums(

@@ -174,16 +174,14 @@ def load_users(
     asg_rep = ReadReport(file=str(folder / assignments_file), format="assignments",
                          rows_read=len(asg), rows_kept=len(asg))
     conv = [conversion_events] if isinstance(conversion_events, str) else list(conversion_events)
-    users = user_metrics(events, asg, horizon_days=horizon_days, conversion_event=conv,
-                         execute=True)
-    end = pd.Timestamp(data_end, tz="UTC") if data_end else events["timestamp"].max()
-    window_end = pd.to_datetime(users["entry_time"], utc=True) + pd.Timedelta(days=horizon_days)
-    late = (window_end > end + pd.Timedelta(seconds=1)).to_numpy()
+    # the complete-window rule lives in the aggregation (every engine applies it); flag here so
+    # the read report can name the set-aside rows
+    users, window = user_metrics(events, asg, horizon_days=horizon_days, conversion_event=conv,
+                                 execute=True, data_end=data_end, incomplete="flag", report=True)
+    late = ~users.pop("window_complete").astype(bool).to_numpy()
     if late.any():
         asg_rep.rows_kept -= int(late.sum())
-        asg_rep.set_aside.append(SetAside(
-            tuple(np.flatnonzero(late).tolist()),
-            f"lead's {horizon_days}-day window ends after the data ({end:%Y-%m-%d})"))
+        asg_rep.set_aside.append(SetAside(tuple(np.flatnonzero(late).tolist()), window.reason))
         users = users[~late]
     asg_rep.check_balance()
     users = users.sort_values(["arm", "user_id"], kind="stable").reset_index(drop=True)

@@ -108,3 +108,36 @@ def test_duplicate_leads_in_assignments_are_refused() -> None:
     )
     with pytest.raises(DataError, match="more than once"):
         user_metrics(events, assignments, horizon_days=7, execute=True)
+
+
+def _late_lead():
+    """Events up to 2024-01-10; lead u5 enters on 2024-01-09, one day before the data ends."""
+    events, assignments = _tiny()
+    events = pd.concat([events, pd.DataFrame({
+        "user_id": ["u5"], "timestamp": pd.to_datetime(["2024-01-10"], utc=True).as_unit("ns"),
+        "event": ["Purchase"], "value": pd.array([3.0], dtype="Float64")})], ignore_index=True)
+    assignments = pd.concat([assignments, pd.DataFrame({
+        "user_id": ["u5"], "arm": ["A"],
+        "entry_time": pd.to_datetime(["2024-01-09"], utc=True).as_unit("ns"),
+        "segment": ["warm"]})], ignore_index=True)
+    return events, assignments
+
+
+def test_incomplete_window_set_aside_and_counted(backend=None):
+    events, assignments = _late_lead()
+    got, window = user_metrics(events, assignments, horizon_days=7, execute=True, report=True,
+                               backend=backend)
+    assert sorted(got["user_id"]) == ["u1", "u2", "u3", "u4"]  # u5's window ends 2024-01-16
+    assert (window.leads, window.complete, window.incomplete) == (5, 4, 1)
+    assert window.data_end == pd.Timestamp("2024-01-10", tz="UTC")
+    assert "window ends after the data" in str(window)
+    flagged = user_metrics(events, assignments, horizon_days=7, execute=True, incomplete="flag",
+                           backend=backend).set_index("user_id")
+    assert flagged["window_complete"].astype(bool).to_dict() == {
+        "u1": True, "u2": True, "u3": True, "u4": True, "u5": False}
+    # an explicit end later than every window keeps everyone
+    _, later = user_metrics(events, assignments, horizon_days=7, data_end="2024-02-01",
+                            report=True, backend=backend)
+    assert later.incomplete == 0
+    with pytest.raises(ValueError, match="incomplete"):
+        user_metrics(events, assignments, horizon_days=7, incomplete="drop")
