@@ -45,10 +45,12 @@ __all__ = [
     "FREQUENCY",
     "MARGIN_VALUE_PER_LEAD",
     "METRICS",
+    "OFFER_MARGIN_VALUE",
     "REVENUE_PER_LEAD",
     "ROAS",
     "VIDEO_COMPLETION",
     "Analysis",
+    "Display",
     "Kind",
     "Metric",
     "Unit",
@@ -58,6 +60,8 @@ __all__ = [
 ]
 
 Kind = Literal["proportion", "ratio", "mean"]
+#: How a metric's values are shown: rates as percentages, costs and values as money.
+Display = Literal["percent", "money", "number"]
 Unit = Literal["user", "day"]
 Analysis = Literal["proportion", "ratio", "mean"]
 
@@ -97,7 +101,9 @@ class Metric:
     mapping ``{column: weight}`` for a linear combination (e.g. value minus discount cost). A
     ``denominator`` of ``None`` means "per unit" (per lead at user level): the denominator is 1 for
     every unit, so ``den_sum == n``. Sequences and mappings are normalised to a tuple of
-    ``(column, weight)`` pairs, so a Metric stays hashable.
+    ``(column, weight)`` pairs, so a Metric stays hashable. ``display`` says how values are shown
+    (default ``"percent"`` for a proportion, ``"number"`` otherwise): reports take the format
+    from the metric, never from its name.
     """
 
     name: str
@@ -107,8 +113,15 @@ class Metric:
     kind: Kind
     higher_is_better: bool = True
     description: str = ""
+    display: Display | None = None
 
     def __post_init__(self) -> None:
+        if self.display is None:
+            object.__setattr__(self, "display",
+                               "percent" if self.kind == "proportion" else "number")
+        if self.display not in ("percent", "money", "number"):
+            raise ValueError(f"metric display must be percent, money or number, "
+                             f"got {self.display!r}")
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise ValueError(f"metric name must be lower_snake_case, got {self.name!r}")
         if self.kind not in ("proportion", "ratio", "mean"):
@@ -169,34 +182,42 @@ def _m(
     kind: Kind,
     higher_is_better: bool,
     description: str,
+    display: Display,
 ) -> Metric:
-    return Metric(name, label, numerator, denominator, kind, higher_is_better, description)
+    return Metric(name, label, numerator, denominator, kind, higher_is_better, description,
+                  display)
 
 
 CTR = _m(
     "ctr", "CTR", "clicks", "impressions", "ratio", True,
     "Destination clicks per impression. A ratio, not a proportion: impressions of one person are "
     "not independent trials.",
+    "percent",
 )
 CVR_CLICK = _m(
     "cvr_click", "CVR (per click)", "conversions", "clicks", "ratio", True,
     "Conversions per destination click.",
+    "percent",
 )
 CVR_IMPRESSION = _m(
     "cvr_impression", "CVR (per impression)", "conversions", "impressions", "ratio", True,
     "Conversions per impression.",
+    "percent",
 )
 CONVERSION_RATE = _m(
     "conversion_rate", "Conversion rate (per lead)", "converted", None, "proportion", True,
     "Share of leads with at least one conversion in the analysis window (0/1 per lead).",
+    "percent",
 )
 COST_PER_CONVERSION = _m(
     "cost_per_conversion", "Cost per conversion", "cost", "conversions", "ratio", False,
     "Spend divided by conversions (CPA); lower is better.",
+    "money",
 )
 ROAS = _m(
     "roas", "ROAS", "conversion_value", "cost", "ratio", True,
     "Purchase value divided by spend.",
+    "number",
 )
 ENGAGEMENT_RATE = _m(
     "engagement_rate", "Engagement rate", ("likes", "comments", "shares"),
@@ -205,25 +226,30 @@ ENGAGEMENT_RATE = _m(
     "have them for Spark Ads (missing otherwise, which would drop the row). TikTok's 'clicks "
     "(all)' also counts profile and social clicks; define Metric('engagement_rate_all', "
     "'Engagement rate (all clicks)', 'clicks_all', 'impressions', 'ratio') for that definition.",
+    "percent",
 )
 FREQUENCY = _m(
     "frequency", "Frequency", "impressions", "reach", "ratio", False,
     "Impressions per person reached. Reach is per row and never additive across rows: on daily "
     "ad data reach is summed over the ads of one arm within one day (exact for one ad group per "
     "arm, approximate otherwise) and days are clusters, giving a mean daily frequency.",
+    "number",
 )
 VIDEO_COMPLETION = _m(
     "video_completion", "Video completion rate", "video_views_p100", "video_views", "ratio", True,
     "Views to 100% per video start.",
+    "percent",
 )
 REVENUE_PER_LEAD = _m(
     "revenue_per_lead", "Revenue per lead", "revenue", None, "mean", True,
     "Purchase value per lead within the analysis window (zero for non-buyers).",
+    "money",
 )
 COST_PER_LEAD = _m(
     "cost_per_lead", "Cost per result (lead)", "cost", "results", "ratio", False,
     "Spend per objective result ('Cost per result' in Ads Manager; results are leads for a "
     "lead-generation objective). Lower is better.",
+    "money",
 )
 
 
@@ -245,11 +271,21 @@ def margin_value_per_lead(
         weights["conversions"] = -float(discount_cost)
     return _m(
         name, "Margin value per lead", weights, None, "mean", True,
-        f"{margin:g} × revenue − {discount_cost:g} × conversions, per lead.",
+        f"{margin:g} × revenue − {discount_cost:g} × conversions, per lead.", "money",
     )
 
 
 MARGIN_VALUE_PER_LEAD = margin_value_per_lead()
+
+#: Margin value per lead after the offer's own cost: the ``margin_value`` column that
+#: :func:`abtest.prepare.add_margin_value` adds (arms differ in discount and per-order cost, so
+#: the value is computed per lead first).
+OFFER_MARGIN_VALUE = _m(
+    "offer_margin_value_per_lead", "Margin value per lead (after offer cost)", "margin_value",
+    None, "mean", True,
+    "Gross margin of purchases within the horizon minus what the offer cost, per lead "
+    "(abtest.prepare.add_margin_value).", "money",
+)
 
 #: Built-in metrics by name. Add your own by building a :class:`Metric` and passing it directly.
 METRICS: dict[str, Metric] = {
@@ -257,7 +293,7 @@ METRICS: dict[str, Metric] = {
     for m in (
         CTR, CVR_CLICK, CVR_IMPRESSION, CONVERSION_RATE, COST_PER_CONVERSION, ROAS,
         ENGAGEMENT_RATE, FREQUENCY, VIDEO_COMPLETION, REVENUE_PER_LEAD, COST_PER_LEAD,
-        MARGIN_VALUE_PER_LEAD,
+        MARGIN_VALUE_PER_LEAD, OFFER_MARGIN_VALUE,
     )
 }
 

@@ -21,10 +21,9 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    pass
+from abtest.metrics import METRICS, Display, Metric
 
 __all__ = [
     "MINUS",
@@ -44,13 +43,6 @@ ValueFormat = Literal["percent", "signed_percent", "points", "signed_points", "n
                       "signed_number", "money", "signed_money", "p_value", "count", "text"]
 
 MINUS = "\u2212"  # a real minus sign: "-5%" is easy to misread as a dash
-
-#: Built-in metrics whose values are rates (shown as percentages).
-PERCENT_METRICS = frozenset({"ctr", "cvr_click", "cvr_impression", "conversion_rate",
-                             "engagement_rate", "video_completion"})
-#: Built-in metrics whose values are money.
-MONEY_METRICS = frozenset({"cost_per_conversion", "cost_per_lead", "revenue_per_lead",
-                           "margin_value_per_lead", "cpc", "cpm"})
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start
 # emphasis, links, code, headings, lists, tables or strikethrough. '&', '<', '>', '"' and "'" are
@@ -90,19 +82,18 @@ def display_markdown(template: str, /, **values: object) -> None:
     display(Markdown(safe_markdown(template, **values)))
 
 
-def metric_format(metric: str) -> Literal["percent", "money", "number"]:
-    """The display format of a metric's values: rates as percentages, costs and values as money.
+def metric_format(metric: str | Metric) -> Display:
+    """The display format of a metric's values, as the metric defines it (:attr:`Metric.display`).
 
-    Custom metrics follow their name: ``*_rate`` is a rate, ``cost_per_*``, ``revenue_*`` and
-    ``*value_per_*`` are money; anything else (ROAS, frequency, ...) is a plain number.
+    A name is looked up among the built-in metrics; an unknown name is shown as a plain number.
+
+    >>> metric_format("ctr"), metric_format("cost_per_conversion"), metric_format("roas")
+    ('percent', 'money', 'number')
     """
-    name = str(metric)
-    if name in PERCENT_METRICS or name.endswith("_rate"):
-        return "percent"
-    if (name in MONEY_METRICS or name.startswith(("cost_per_", "revenue_"))
-            or "value_per_" in name):
-        return "money"
-    return "number"
+    if isinstance(metric, Metric):
+        return metric.display  # type: ignore[return-value]
+    known = METRICS.get(str(metric))
+    return known.display if known is not None else "number"  # type: ignore[return-value]
 
 
 def _float(value: Any) -> float | None:

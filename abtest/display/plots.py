@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from abtest.display.format import metric_format
+
 __all__ = [
     "attributed_vs_true_plot",
     "cap_plot",
@@ -33,10 +35,6 @@ __all__ = [
     "set_style",
     "trend_plot",
 ]
-
-_PERCENT_METRICS = {"ctr", "cvr_click", "cvr_impression", "conversion_rate", "engagement_rate",
-                    "video_completion"}
-
 
 def set_style() -> None:
     """Seaborn styling for reports: white grid, readable fonts, colour-blind palette."""
@@ -186,9 +184,10 @@ def metric_by_arm_plot(
     sns.barplot(data=data, x="segment" if by_segment else "arm", y="value",
                 hue="arm", ax=ax, legend=by_segment, errorbar=None)
     label = str(rows["metric_label"].iloc[0])
-    if metric in _PERCENT_METRICS:
+    shown = str(rows["display"].iloc[0]) if "display" in rows else metric_format(metric)
+    if shown == "percent":
         _percent_axis(ax.yaxis)
-    elif currency:
+    elif currency and shown == "money":
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2f} {currency}"))
     ax.set_ylabel(label)
     ax.set_xlabel("Lead segment" if by_segment else "Arm")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from abtest.aggregate import STAT_COLUMNS, resolve, sufficient_stats
+from abtest.experiment.options import AnalysisOptions, Correction, Method
 from abtest.experiment.results import ExperimentResults
 from abtest.experiment.summary import recommend
 from abtest.metrics import Metric, resolve_metrics
@@ -25,8 +26,6 @@ from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
 
 __all__ = ["Experiment"]
 
-Method = Literal["frequentist", "bayesian", "sequential"]
-Correction = Literal["holm", "bh", "bonferroni", "none"]
 ALL_SEGMENTS = "all"
 SRM_ALPHA = SRM_THRESHOLD
 _CUPED_SUFFIX = "__cuped"
@@ -182,18 +181,18 @@ class Experiment:
         srm = self._srm(arms, unit, notes)
         seg_tests = self._segment_tests(table) if self.segment else None
         days = self._days_run(pooled, arms, unit)
-        options = {
-            "arm": self.arm, "control": arms[0], "arms": arms,
-            "metrics": [m.name for m in self.metrics], "segment": self.segment,
-            "alpha": self.alpha, "method": self.method, "correction": self.correction,
-            "unit": unit, "days": days, "power": self.power, "tuning": self.tuning,
-            "covariate": dict(self.covariate),
-        }
+        options = AnalysisOptions(
+            arm=self.arm, control=arms[0], arms=tuple(arms),
+            metrics=tuple(m.name for m in self.metrics), segment=self.segment,
+            alpha=self.alpha, method=self.method, correction=self.correction,
+            unit=unit, days=days, power=self.power, tuning=self.tuning,
+            covariate=dict(self.covariate),
+        )
         rec = recommend(table, options=options, srm=srm, segment_tests=seg_tests,
                         metrics=self.metrics)
         return ExperimentResults(
             table=table, srm=srm, segment_tests=seg_tests, options=options,
-            notes=tuple(notes), recommendation=rec.recommendation, summary_text=rec.text,
+            notes=tuple(notes), decision=rec.decision, summary_text=rec.text,
         )
 
     # ------------------------------------------------------------------------------------------
@@ -357,7 +356,7 @@ class Experiment:
             "metric": m.name, "metric_label": m.label, "segment": np.repeat(segs, k),
             "arm": np.tile(arms, s), "is_control": np.tile([True] + [False] * (k - 1), s),
             "unit": unit, "analysis": analysis,
-            "higher_is_better": m.higher_is_better,
+            "higher_is_better": m.higher_is_better, "display": m.display,
             "n": tested["n"].T.ravel(), "value": value.T.ravel(),
         })
         idx = np.flatnonzero(~base["is_control"].to_numpy())

@@ -26,8 +26,8 @@ from abtest.display import (
     format_interval,
     format_value,
     frame_html,
-    metric_format,
 )
+from abtest.experiment.options import AnalysisOptions, Decision
 
 __all__ = ["ExperimentResults"]
 
@@ -104,18 +104,22 @@ class ExperimentResults:
     limits (zero control conversions), serialised as ``"inf"``/``"-inf"``.
     """
 
-    __slots__ = ("_notes", "_options", "_rec", "_seg", "_srm", "_table", "_text")
+    __slots__ = ("_decision", "_notes", "_options", "_seg", "_srm", "_table", "_text")
 
     def __init__(self, *, table: pd.DataFrame, srm: dict[str, Any],
-                 segment_tests: pd.DataFrame | None, options: dict[str, Any],
-                 notes: tuple[str, ...], recommendation: str, summary_text: str) -> None:
+                 segment_tests: pd.DataFrame | None, options: AnalysisOptions,
+                 notes: tuple[str, ...], decision: Decision, summary_text: str) -> None:
         object.__setattr__(self, "_table", table.copy())
         object.__setattr__(self, "_srm", dict(srm))
         object.__setattr__(self, "_seg", None if segment_tests is None else segment_tests.copy())
-        object.__setattr__(self, "_options", dict(options))
+        object.__setattr__(self, "_options", options)
         object.__setattr__(self, "_notes", tuple(notes))
-        object.__setattr__(self, "_rec", recommendation)
+        object.__setattr__(self, "_decision", decision)
         object.__setattr__(self, "_text", summary_text)
+
+    @property
+    def _rec(self) -> str:
+        return self._decision.text
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("ExperimentResults is read-only")
@@ -140,8 +144,14 @@ class ExperimentResults:
         return None if self._seg is None else self._seg.copy()
 
     @property
-    def options(self) -> dict[str, Any]:
-        return dict(self._options)
+    def options(self) -> AnalysisOptions:
+        """The options the analysis ran with (frozen; also readable as a mapping)."""
+        return self._options
+
+    @property
+    def decision(self) -> Decision:
+        """The typed decision on the primary metric (what the headline and the index read)."""
+        return self._decision
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -163,7 +173,7 @@ class ExperimentResults:
         return {
             "recommendation": self._rec,
             "summary": self._text,
-            "options": _json_value(self._options),
+            "options": _json_value(self._options.to_dict()),
             "srm": _json_value(self._srm),
             "notes": list(self._notes),
             "results": _records(self._table),
@@ -240,7 +250,7 @@ def _families(table: pd.DataFrame) -> str:
     return "; ".join(out)
 
 
-def _results_table(table: pd.DataFrame, options: dict[str, Any], *, currency: str) -> str:
+def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: str) -> str:
     """The formatted results table, grouped by metric, with a caption saying what is shown."""
     method = str(options.get("method", "frequentist"))
     bayes = method == "bayesian"
@@ -258,9 +268,9 @@ def _results_table(table: pd.DataFrame, options: dict[str, Any], *, currency: st
     heads += (["Variance cut (CUPED)"] if cuped else []) + ["Verdict"]
     ncol = len(heads)
     body = []
-    for metric, rows in table.groupby("metric", sort=False):
+    for _metric, rows in table.groupby("metric", sort=False):
         first = rows.iloc[0]
-        vfmt = metric_format(str(metric))
+        vfmt = str(first["display"])
         direction = "higher is better" if bool(first["higher_is_better"]) else "lower is better"
         body.append(f'<tr class="abtest-metric"><th colspan="{ncol}" style="text-align:left;'
                     f'background:#f6f8fa">{escape_html(first["metric_label"])} '

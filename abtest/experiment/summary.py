@@ -22,14 +22,14 @@ fixed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from abtest.display import metric_format
+from abtest.experiment.options import CORRECTION_NAMES, AnalysisOptions, Decision
 from abtest.metrics import Metric
 
 __all__ = ["Recommendation", "recommend"]
@@ -40,16 +40,21 @@ MAX_EXTRA_DAYS = 90.0
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One short recommendation and the paragraph that explains it."""
+    """The typed decision, its short text and the paragraph that explains it."""
 
-    recommendation: str
+    decision: Decision
     text: str
+
+    @property
+    def recommendation(self) -> str:
+        """The short action in words ("ship B"), as :attr:`Decision.text`."""
+        return self.decision.text
 
 
 def _fmt(metric: Metric, v: float) -> str:
     if not np.isfinite(v):
         return "unbounded" if v > 0 else "-unbounded"
-    kind = metric_format(metric.name)
+    kind = metric.display
     if kind == "percent":
         return f"{v:.2%}"
     return f"{v:,.2f}" if kind == "money" else f"{v:,.4g}"
@@ -81,7 +86,7 @@ def _rel_set(row: pd.Series) -> str:
     return f"{_pct(lo)} to {_pct(hi)}"
 
 
-def _evidence(row: pd.Series, method: str, alpha: float) -> str:
+def _evidence(row: pd.Series, method: str, alpha: float, correction: str) -> str:
     level = f"{1 - alpha:.0%}"
     if method == "bayesian":
         return (f"chance to be better than control {float(row['prob_beat_control']):.1%}, "
@@ -89,14 +94,12 @@ def _evidence(row: pd.Series, method: str, alpha: float) -> str:
                 f"{_pct(float(row['rel_cred_high']))}")
     kind = "always-valid " if method == "sequential" else ""
     return (f"{level} {kind}confidence interval for the lift {_rel_set(row)}, "
-            f"p = {float(row['p_adjusted']):.3g} after {_family_method(row)}")
+            f"p = {float(row['p_adjusted']):.3g} after {_correction_words(correction)}")
 
 
-def _family_method(row: pd.Series) -> str:
-    fam = str(row.get("family", ""))
-    inside = fam[fam.rfind("(") + 1:fam.rfind(")")] if "(" in fam else ""
-    how = inside.split(", ")[-1] if inside else "correction"
-    return "no correction" if how == "no correction" else f"{how} correction"
+def _correction_words(correction: str) -> str:
+    name = CORRECTION_NAMES.get(correction, correction)
+    return name if correction == "none" else f"{name} correction"
 
 
 def _plan(row: pd.Series, alpha: float, power: float) -> tuple[float, float, float]:
@@ -112,7 +115,7 @@ def _plan(row: pd.Series, alpha: float, power: float) -> tuple[float, float, flo
 def recommend(
     table: pd.DataFrame,
     *,
-    options: dict[str, Any],
+    options: AnalysisOptions,
     srm: dict[str, Any],
     segment_tests: pd.DataFrame | None,
     metrics: Sequence[Metric],
@@ -134,8 +137,8 @@ def recommend(
             "planned share of traffic, so the comparison is not trustworthy. Check targeting, "
             "budgets and delivery before reading the results."
         )
-        rec = "fix the traffic split before deciding"
-        return Recommendation(rec, " ".join(lines + [_others(table, metrics, method, alpha)]))
+        dec = Decision("fix the data", "fix the traffic split before deciding", primary.name)
+        return Recommendation(dec, " ".join(lines + [_others(table, metrics, method, alpha)]))
 
     better, worse = [], []
     for _, r in rows.iterrows():
@@ -147,12 +150,13 @@ def recommend(
     direction = "higher" if primary.higher_is_better else "lower"
     if better:
         best = max(better, key=lambda r: sign * float(r["rel_lift"]))
-        rec = f"ship {best['arm']}"
+        dec = Decision("ship", f"ship {best['arm']}", primary.name, arm=str(best["arm"]),
+                       winners=tuple(str(r["arm"]) for r in better))
         lines.append(
             f"{best['arm']} beats {control} on {primary.label} ({direction} is better): "
             f"{_fmt(primary, float(best['value']))} vs {_fmt(primary, ctl_value)}, "
             f"a {_pct(float(best['rel_lift']))}{_adjusted(best)} change "
-            f"({_evidence(best, method, alpha)})."
+            f"({_evidence(best, method, alpha, str(options.correction))})."
         )
         runners_up = [str(r["arm"]) for r in better if r["arm"] != best["arm"]]
         if runners_up:
@@ -166,7 +170,7 @@ def recommend(
                 f"(Experiment(..., control=\"{runners_up[0]}\"))."
             )
     elif len(worse) == len(rows):
-        rec = f"keep {control}"
+        dec = Decision("keep control", f"keep {control}", primary.name, arm=control)
         names = ", ".join(str(r["arm"]) for r in worse)
         lines.append(f"{names} did worse than {control} on {primary.label} "
                      f"({direction} is better); keep {control}.")
@@ -178,7 +182,9 @@ def recommend(
         extra_days = days * (max(f, 1.0) - 1.0) if days else None
         if days and np.isfinite(f) and extra_days <= min(MAX_EXTRA_FACTOR * days, MAX_EXTRA_DAYS):
             n_days = max(int(np.ceil(extra_days)), 1)
-            rec = f"keep testing about {n_days} more day{'s' if n_days != 1 else ''}"
+            dec = Decision("keep testing",
+                           f"keep testing about {n_days} more day{'s' if n_days != 1 else ''}",
+                           primary.name, days_more=n_days)
             lines.append(
                 f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
                 f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
@@ -186,14 +192,17 @@ def recommend(
             )
         elif not days and np.isfinite(f) and f <= 1 + MAX_EXTRA_FACTOR:
             more = int(np.ceil(float(r["n"]) * (max(f, 1.0) - 1.0))) or 1
-            rec = f"keep testing: about {more:,} more units per arm"
+            dec = Decision("keep testing", f"keep testing: about {more:,} more units per arm",
+                           primary.name)
             lines.append(
                 f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
                 f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
                 f"{power:.0%} power after about {more:,} more units per arm."
             )
         else:
-            rec = f"no detectable difference; the test could detect {what}"
+            dec = Decision("no difference",
+                           f"no detectable difference; the test could detect {what}",
+                           primary.name)
             lines.append(
                 f"No detectable difference on {primary.label}. At the current sample size the "
                 f"test could detect {what} with {power:.0%} power; smaller effects would need a "
@@ -205,7 +214,22 @@ def recommend(
     lines.append(_cuped_line(rows, options))
     lines.append(_others(table, metrics, method, alpha))
     lines.extend(_segment_lines(segment_tests, alpha))
-    return Recommendation(rec, " ".join(x for x in lines if x))
+    wins = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "better")
+    losses = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "worse")
+    dec = replace(dec, secondary_wins=tuple((m, a) for m, a, _ in wins),
+                  guardrail_losses=tuple((m, a) for m, a, _ in losses))
+    return Recommendation(dec, " ".join(x for x in lines if x))
+
+
+def _secondary_moves(table: pd.DataFrame, metrics: Sequence[Metric]) -> list[tuple[str, str, str]]:
+    """(metric, arm, verdict) of every secondary metric whose pooled row is better or worse."""
+    out = []
+    for m in metrics[1:]:
+        rows = table[(table["segment"] == "all") & (table["metric"] == m.name)
+                     & ~table["is_control"]]
+        out += [(m.name, str(r["arm"]), str(r["verdict"])) for _, r in rows.iterrows()
+                if str(r["verdict"]) in ("better", "worse")]
+    return out
 
 
 def _cuped_line(rows: pd.DataFrame, options: dict[str, Any]) -> str:

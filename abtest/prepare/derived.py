@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from abtest.metrics import Metric
+from abtest.metrics import OFFER_MARGIN_VALUE, Metric, resolve_metrics
 
 __all__ = ["OFFER_MARGIN_VALUE", "add_margin_value", "attributed_vs_true", "conversion_curves",
            "creative_age_levels", "frequency_levels", "story_metrics"]
@@ -184,20 +184,6 @@ def creative_age_levels(
     return out
 
 
-def _offer_metric() -> Metric:
-    return Metric("offer_margin_value_per_lead", "Margin value per lead (after offer cost)",
-                  "margin_value", None, "mean", True,
-                  "Gross margin of purchases within the horizon minus what the offer cost, per "
-                  "lead (abtest.prepare.add_margin_value).")
-
-
-#: Margin-adjusted value per lead after the offer's cost (column from :func:`add_margin_value`).
-OFFER_MARGIN_VALUE = _offer_metric()
-
-
 def story_metrics(names: Sequence[str]) -> list[Metric]:
     """Metric names of the notebooks -> metrics: built-ins plus ``offer_margin_value_per_lead``."""
-    from abtest.metrics import resolve_metrics
-
-    return resolve_metrics([OFFER_MARGIN_VALUE if n == OFFER_MARGIN_VALUE.name else n
-                            for n in names])
+    return resolve_metrics(list(names))

@@ -29,7 +29,6 @@ from abtest.display.format import (
     escape_markdown,
     format_interval,
     format_value,
-    metric_format,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +47,6 @@ __all__ = [
     "trend_headline",
 ]
 
-_CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
 IntervalShape = Literal["interval", "complement"]
 
 #: Sidecar keys of a structured headline (what :func:`headline_lines` needs).
@@ -339,17 +337,17 @@ def headline_from_results(
     unadjusted while p-values are multiplicity-adjusted, and the labels say so.
     """
     opts = results.options
-    method = str(opts["method"])
-    control = str(opts["control"])
-    metric = metric or str(opts["metrics"][0])
+    method = str(opts.method)
+    control = str(opts.control)
+    metric = metric or opts.primary_metric
     t = results.table
     pooled = t[(t["segment"] == "all") & (t["metric"] == metric)]
     if pooled.empty:
-        raise ValueError(f"metric {metric!r} is not in the results (have {opts['metrics']})")
+        raise ValueError(f"metric {metric!r} is not in the results (have {list(opts.metrics)})")
     treated = pooled[~pooled["is_control"]]
-    rec = results.recommendation
-    if arm is None and rec.startswith("ship ") and metric == opts["metrics"][0]:
-        arm = rec[len("ship "):]
+    decision = results.decision
+    if arm is None and decision.action == "ship" and metric == decision.metric:
+        arm = decision.arm
     if arm is None:
         key = "prob_beat_control" if method == "bayesian" else "p_adjusted"
         score = treated[key].astype("Float64").fillna(-1.0 if method == "bayesian" else 2.0)
@@ -372,9 +370,9 @@ def headline_from_results(
         shape = "interval"
         effect_label = "difference (control is 0, so no relative lift)"
         fmt = {"percent": "signed_points", "money": "signed_money"}.get(
-            metric_format(metric), "signed_number")
-    level = f"{1 - float(opts['alpha']):.0%}"
-    corr = _CORRECTIONS.get(str(opts.get("correction", "none")))
+            str(r["display"]), "signed_number")
+    level = f"{1 - opts.alpha:.0%}"
+    corr = None if opts.correction == "none" else opts.correction_name
     p_value = probability = None
     p_note = prob_label = ""
     if bayes:
@@ -389,9 +387,9 @@ def headline_from_results(
         if corr:
             interval = f"unadjusted {interval}"
     used, aside = _rows(data)
-    decision = rec[:1].upper() + rec[1:]
+    decision_text = decision.text[:1].upper() + decision.text[1:]
     return Headline(
-        title=title, decision=decision, metric=label, comparison=f"{arm} vs {control}",
+        title=title, decision=decision_text, metric=label, comparison=f"{arm} vs {control}",
         effect=effect, ci_low=lo, ci_high=hi, ci_shape=shape,  # type: ignore[arg-type]
         p_value=p_value, p_value_note=p_note, probability=probability,
         probability_label=prob_label, rows_used=used, rows_set_aside=aside,
