@@ -66,23 +66,12 @@ def _metric_rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows
 
 
-def _lift_colors(rows: pd.DataFrame, lo: str, hi: str) -> np.ndarray:
+def _lift_colors(rows: pd.DataFrame) -> np.ndarray:
     """Green for "better", red for "worse", grey otherwise, from the table's direction-aware
-    ``verdict`` (so a lower cost per conversion is green); without a verdict column, from
-    :func:`abtest.stats.interval_excludes` (complement-aware) and the sign of the lift."""
-    if "verdict" in rows:
-        verdict = rows["verdict"].astype("string").fillna("").to_numpy(dtype=str)
-    else:
-        from abtest.stats import interval_excludes
-
-        shape = (rows["rel_ci_shape"].astype("string").fillna("interval").to_numpy(dtype=str)
-                 if "rel_ci_shape" in rows and lo == "rel_ci_low"
-                 else np.full(len(rows), "interval"))
-        excl = interval_excludes(rows[lo].astype(float), rows[hi].astype(float), shape)
-        up = np.sign(rows["rel_lift"].astype(float).to_numpy())
-        if "higher_is_better" in rows:
-            up = up * np.where(rows["higher_is_better"].astype(bool).to_numpy(), 1.0, -1.0)
-        verdict = np.where(excl & (up > 0), "better", np.where(excl & (up < 0), "worse", ""))
+    ``verdict`` (so a lower cost per conversion is green). The statistics decide; the plot only
+    shows their verdict (a table without one is all grey)."""
+    verdict = (rows["verdict"].astype("string").fillna("").to_numpy(dtype=str)
+               if "verdict" in rows else np.full(len(rows), ""))
     return np.where(verdict == "better", "#2a9d8f",
                     np.where(verdict == "worse", "#e76f51", "#6c757d"))
 
@@ -119,7 +108,7 @@ def lift_plot(
         else rows["arm"].astype(str),
         "lift": rows["rel_lift"].astype(float).to_numpy(),
         "lo": rows[lo].astype(float).to_numpy(), "hi": rows[hi].astype(float).to_numpy(),
-        "complement": complement, "color": _lift_colors(rows, lo, hi),
+        "complement": complement, "color": _lift_colors(rows),
     })
     ax = _ax(ax, (8, 0.5 * len(data) + 1.8))
     y = np.arange(len(data))[::-1]

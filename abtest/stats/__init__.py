@@ -2,6 +2,17 @@
 
 Arms run along axis 0 (control = index 0); any further axes are independent comparisons.
 No I/O, no plotting, nothing else from abtest.
+
+>>> import numpy as np
+>>> res = proportion_test_arrays(np.array([40, 60]), np.array([1000, 1000]))  # control first
+>>> round(float(res.abs_diff[0]), 4), round(float(res.p_value[0]), 4)
+(0.02, 0.04)
+>>> round(srm_test(np.array([5000, 5210]), np.array([0.5, 0.5])), 4)  # planned 50/50 split
+0.0377
+>>> int(sample_size(0.05, 0.10, relative=True))  # users per arm for +10% on a 5% rate
+31231
+>>> adjust_pvalues([0.01, 0.04, 0.03], method="holm").round(3).tolist()
+[0.03, 0.06, 0.06]
 """
 
 from abtest.stats.bayesian import (
