@@ -27,6 +27,7 @@ from abtest.display import (
     format_value,
     frame_html,
 )
+from abtest.display.templates import render
 from abtest.experiment.options import AnalysisOptions, Decision
 
 __all__ = ["ExperimentResults"]
@@ -35,8 +36,6 @@ _ALL = "all"
 _VERDICT_STYLE = {"better": "color:#116329;font-weight:600",
                   "worse": "color:#a40e26;font-weight:600",
                   "inconclusive": "color:#57606a"}
-_TD = 'style="text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"'
-_TD_TEXT = 'style="text-align:left"'
 
 
 def _json_value(v: Any) -> Any:
@@ -266,50 +265,40 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
     heads += (["Chance better than control", "Expected loss"] if bayes
               else ["p-value (adjusted)"])
     heads += (["Variance cut (CUPED)"] if cuped else []) + ["Verdict"]
-    ncol = len(heads)
-    body = []
+    groups = []
     for _metric, rows in table.groupby("metric", sort=False):
         first = rows.iloc[0]
         vfmt = str(first["display"])
-        direction = "higher is better" if bool(first["higher_is_better"]) else "lower is better"
-        body.append(f'<tr class="abtest-metric"><th colspan="{ncol}" style="text-align:left;'
-                    f'background:#f6f8fa">{escape_html(first["metric_label"])} '
-                    f'<span style="font-weight:normal;color:#57606a">({direction})</span>'
-                    "</th></tr>")
+        body = []
         for _, r in rows.iterrows():
             is_control = bool(r["is_control"])
-            cells = []
+            cells: list[tuple[str, str]] = []  # (kind, text): text | num | em | empty | verdict
             if segmented:
-                seg = "All leads" if r["segment"] == _ALL else str(r["segment"])
-                cells.append(f"<td {_TD_TEXT}>{escape_html(seg)}</td>")
-            cells.append(f"<td {_TD_TEXT}>{escape_html(r['arm'])}</td>")
-            cells.append(f"<td {_TD}>{escape_html(format_value(r['n'], 'count'))}</td>")
-            value = format_value(_f(r["value"]), vfmt, currency=currency)  # type: ignore[arg-type]
-            cells.append(f"<td {_TD}>{escape_html(value)}</td>")
+                cells.append(("text", "All leads" if r["segment"] == _ALL else str(r["segment"])))
+            cells += [("text", str(r["arm"])), ("num", format_value(r["n"], "count")),
+                      ("num", format_value(_f(r["value"]), vfmt,  # type: ignore[arg-type]
+                                           currency=currency))]
             if is_control:
-                cells.append(f'<td {_TD_TEXT}><em>baseline (control)</em></td>')
-                cells += ["<td></td>"] * (ncol - len(cells) - 1)
-                cells.append("<td></td>")
+                cells.append(("em", "baseline (control)"))
+                cells += [("empty", "")] * (len(heads) - len(cells))
             else:
-                lift = _lift_cell(r, bayes=bayes, value_fmt=vfmt, currency=currency)
-                cells.append(f"<td {_TD}>{escape_html(lift)}</td>")
+                cells.append(("num", _lift_cell(r, bayes=bayes, value_fmt=vfmt,
+                                                currency=currency)))
                 if bayes:
-                    prob = format_value(_f(r.get("prob_beat_control")), "percent")
                     loss_fmt = "points" if str(r.get("analysis")) == "proportion" else "percent"
-                    loss = format_value(_f(r.get("expected_loss")), loss_fmt)  # type: ignore
-                    cells += [f"<td {_TD}>{escape_html(prob)}</td>",
-                              f"<td {_TD}>{escape_html(loss)}</td>"]
+                    cells += [("num", format_value(_f(r.get("prob_beat_control")), "percent")),
+                              ("num", format_value(_f(r.get("expected_loss")),
+                                                   loss_fmt))]  # type: ignore[arg-type]
                 else:
-                    p = format_value(_f(r.get("p_adjusted")), "p_value")
-                    cells.append(f"<td {_TD}>{escape_html(p)}</td>")
+                    cells.append(("num", format_value(_f(r.get("p_adjusted")), "p_value")))
                 if cuped:
-                    vr = _f(r.get("variance_reduction"))
-                    cells.append(f"<td {_TD}>{escape_html(format_value(vr, 'percent'))}</td>")
-                verdict = "" if pd.isna(r.get("verdict")) else str(r["verdict"])
-                style = _VERDICT_STYLE.get(verdict, "")
-                cells.append(f'<td style="text-align:left;{style}">{escape_html(verdict)}</td>')
-            body.append(f'<tr class="{"abtest-control" if is_control else "abtest-arm"}">'
-                        + "".join(cells) + "</tr>")
+                    cells.append(("num", format_value(_f(r.get("variance_reduction")),
+                                                      "percent")))
+                cells.append(("verdict", "" if pd.isna(r.get("verdict")) else str(r["verdict"])))
+            body.append({"control": is_control, "cells": cells})
+        groups.append({"label": str(first["metric_label"]), "rows": body,
+                       "direction": ("higher is better" if bool(first["higher_is_better"])
+                                     else "lower is better")})
     if bayes:
         caption = (f"Lift: relative change against {control} with its {level} credible "
                    "interval. Chance better than control: posterior probability that the arm "
@@ -322,12 +311,8 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
                    f"{kind}confidence interval. p-values adjusted for multiple comparisons: "
                    f"{_families(table)}. Verdict: better/worse only when the interval excludes "
                    "0 and the adjusted p-value is below " + f"{alpha:g}.")
-    head = "".join(f'<th style="text-align:{"left" if h in ("Segment", "Arm", "Verdict") else "right"}">'
-                   f"{escape_html(h)}</th>" for h in heads)
-    return ('<table class="abtest-table abtest-results-table" border="0">'
-            f'<caption style="caption-side:bottom;text-align:left;color:#57606a;'
-            f'font-size:0.88em;padding-top:0.4rem">{escape_html(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return render("results_table.html.j2", heads=heads, groups=groups, caption=caption,
+                  verdict_style=_VERDICT_STYLE, text_heads=("Segment", "Arm", "Verdict"))
 
 
 def _segment_table(seg: pd.DataFrame, table: pd.DataFrame) -> str:

@@ -17,7 +17,6 @@ JSON. Relative intervals that are Fieller complements (``ci_shape == "complement
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from abtest.display.format import (
     ValueFormat,
-    escape_html,
     escape_markdown,
     format_interval,
     format_value,
 )
+from abtest.display.templates import render
 
 if TYPE_CHECKING:
     from abtest.experiment import ExperimentResults
@@ -163,18 +162,6 @@ def headline_lines(headline: Mapping[str, Any]) -> tuple[str, str] | None:
             "".join(t for _k, _v, t in _health_parts(headline)))
 
 
-def _html_parts(parts: list[Part]) -> str:
-    out = []
-    for key, value, text in parts:
-        if key is None:
-            out.append(escape_html(text))
-        else:
-            raw = escape_html(json.dumps(value, allow_nan=False))
-            out.append(f'<span data-key="{escape_html(key)}" data-value="{raw}">'
-                       f"{escape_html(text)}</span>")
-    return "".join(out)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Headline:
     """The numbers a reader needs before the evidence.
@@ -256,30 +243,13 @@ class Headline:
         and raw JSON value; the format and currency ride on the effect sentence's wrapper.
         """
         side = self.to_sidecar()
-        notes = "".join(f"<li>{escape_html(n)}</li>" for n in self.notes)
-        decision_raw = escape_html(json.dumps(self.decision))
         effect, health = _effect_parts(side), _health_parts(side)
         shown = {k for k, _v, _t in effect + health if k is not None}
         # keys with nothing to show (format, currency, evidence that does not apply, no
         # interval): kept as empty hidden spans so the page still carries every sidecar value
-        meta = "".join(
-            f'<span data-key="{k}" data-value="{escape_html(json.dumps(v))}" hidden></span>'
-            for k, v in side.items() if k != "title" and k not in shown
-        )
-        return (
-            '<div class="abtest-headline" style="border-left:4px solid #2f6f9f;'
-            'padding:0.6rem 1rem;margin:0.5rem 0 1rem 0;background:#f6f9fc">'
-            f'<h2 style="margin-top:0">{escape_html(self.title)}</h2>'
-            f'<p class="abtest-decision" data-key="decision" data-value="{decision_raw}" '
-            f'style="font-size:1.25em;font-weight:600;margin:0.2rem 0">'
-            f"{escape_html(self.decision)}</p>"
-            f'<p class="abtest-effect" style="margin:0.3rem 0">{meta}{_html_parts(effect)}</p>'
-            '<p class="abtest-health" style="margin:0.3rem 0;color:#57606a;font-size:0.92em">'
-            f"{_html_parts(health)}</p>"
-            + (f'<ul class="abtest-notes" style="margin:0.3rem 0;font-size:0.92em">{notes}</ul>'
-               if notes else "")
-            + "</div>"
-        )
+        hidden = [(k, v) for k, v in side.items() if k != "title" and k not in shown]
+        return render("headline.html.j2", title=self.title, decision=self.decision,
+                      effect=effect, health=health, hidden=hidden, notes=list(self.notes))
 
     def _repr_html_(self) -> str:
         return self.to_html()
