@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from abtest.display import format_value
 from abtest.experiment.options import CORRECTION_NAMES, AnalysisOptions, Decision
 from abtest.metrics import Metric
 
@@ -52,16 +53,20 @@ class Recommendation:
 
 
 def _fmt(metric: Metric, v: float) -> str:
+    """A value of ``metric`` as the reports show it (the one formatter, abtest.display)."""
     if not np.isfinite(v):
         return "unbounded" if v > 0 else "-unbounded"
-    kind = metric.display
-    if kind == "percent":
-        return f"{v:.2%}"
-    return f"{v:,.2f}" if kind == "money" else f"{v:,.4g}"
+    return format_value(v, metric.display)  # type: ignore[arg-type]
 
 
 def _pct(v: float) -> str:
-    return f"{v:+.1%}" if np.isfinite(v) else ("+∞" if v > 0 else "−∞")
+    return format_value(v, "signed_percent")
+
+
+def _p(v: float) -> str:
+    """``"= 0.012"`` or ``"< 0.001"``: p-values without false precision or exponents."""
+    text = format_value(v, "p_value")
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _better(row: pd.Series) -> tuple[bool, bool]:
@@ -94,7 +99,7 @@ def _evidence(row: pd.Series, method: str, alpha: float, correction: str) -> str
                 f"{_pct(float(row['rel_cred_high']))}")
     kind = "always-valid " if method == "sequential" else ""
     return (f"{level} {kind}confidence interval for the lift {_rel_set(row)}, "
-            f"p = {float(row['p_adjusted']):.3g} after {_correction_words(correction)}")
+            f"p {_p(float(row['p_adjusted']))} after {_correction_words(correction)}")
 
 
 def _correction_words(correction: str) -> str:
@@ -133,7 +138,7 @@ def recommend(
 
     if srm.get("flag"):
         lines.append(
-            f"Sample ratio mismatch (p = {srm['p_value']:.2g} < 0.001): the arms did not get the "
+            f"Sample ratio mismatch (p {_p(srm['p_value'])}, below 0.001): the arms did not get the "
             "planned share of traffic, so the comparison is not trustworthy. Check targeting, "
             "budgets and delivery before reading the results."
         )
@@ -177,7 +182,7 @@ def recommend(
     else:
         plans = [(_plan(r, alpha, power), r) for _, r in rows.iterrows()]
         (f, mde, mde_rel), r = min(plans, key=lambda x: x[0][0])
-        what = (f"a {abs(mde_rel):.1%} relative change in {primary.label} "
+        what = (f"a {format_value(abs(mde_rel), 'percent')} relative change in {primary.label} "
                 f"({_fmt(primary, mde)} absolute)")
         extra_days = days * (max(f, 1.0) - 1.0) if days else None
         if days and np.isfinite(f) and extra_days <= min(MAX_EXTRA_FACTOR * days, MAX_EXTRA_DAYS):
@@ -268,5 +273,5 @@ def _segment_lines(segment_tests: pd.DataFrame | None, alpha: float) -> list[str
                        "different segment mixes. Read the per-segment rows.")
         elif s["tested"] and s["p_value"] < alpha:
             out.append(f"The effect of {s['arm']} on {s['metric']} differs across segments "
-                       f"(Cochran's Q p = {s['p_value']:.3g}).")
+                       f"(Cochran's Q p {_p(s['p_value'])}).")
     return out
