@@ -352,12 +352,14 @@ class Experiment:
         """
         k, s = len(arms), len(segs)
         value = a["num_sum"] / a["den_sum"]
+        value_se = _value_se(a, analysis)
         base = pd.DataFrame({
             "metric": m.name, "metric_label": m.label, "segment": np.repeat(segs, k),
             "arm": np.tile(arms, s), "is_control": np.tile([True] + [False] * (k - 1), s),
             "unit": unit, "analysis": analysis,
             "higher_is_better": m.higher_is_better, "display": m.display,
             "n": tested["n"].T.ravel(), "value": value.T.ravel(),
+            "value_se": value_se.T.ravel(),
         })
         idx = np.flatnonzero(~base["is_control"].to_numpy())
         for c, v in cols.items():
@@ -507,6 +509,29 @@ class Experiment:
             return max((hi - lo).total_seconds() / 86400.0, 1.0)
         except Exception:  # duration is a nicety: never fail the analysis over it
             return None
+
+
+def _value_se(a: dict[str, np.ndarray], analysis: str) -> np.ndarray:
+    """Standard error of each arm's own (unadjusted) value, from its sufficient statistics.
+
+    Proportion: sqrt(p(1-p)/n); mean: sqrt(s²/n); ratio Σx/Σy: the delta method over units,
+    sqrt((s_x² − 2R s_xy + R² s_y²) / (n ȳ²)) (Deng, Knoblich & Lu 2018). Used to compare arms
+    that each beat the control with one another.
+    """
+    n, sx, sxx = a["n"], a["num_sum"], a["num_sum_sq"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if analysis == "proportion":
+            p = sx / n
+            return np.sqrt(p * (1 - p) / n)
+        var_x = (sxx - sx * sx / n) / (n - 1)
+        if analysis == "mean":
+            return np.sqrt(np.maximum(var_x, 0.0) / n)
+        sy, syy, sxy = a["den_sum"], a["den_sum_sq"], a["cross_sum"]
+        ratio, ybar = sx / sy, sy / n
+        var_y = (syy - sy * sy / n) / (n - 1)
+        cov = (sxy - sx * sy / n) / (n - 1)
+        var = (var_x - 2 * ratio * cov + ratio**2 * var_y) / (n * ybar**2)
+        return np.sqrt(np.maximum(var, 0.0))
 
 
 def _flat(arr: Any) -> np.ndarray:

@@ -163,17 +163,32 @@ def recommend(
             f"a {_pct(float(best['rel_lift']))}{_adjusted(best)} change "
             f"({_evidence(best, method, alpha, str(options.correction))})."
         )
-        runners_up = [str(r["arm"]) for r in better if r["arm"] != best["arm"]]
+        runners_up = [r for r in better if r["arm"] != best["arm"]]
         if runners_up:
-            # Each arm was compared with the control, not with the other arms: say so, because
-            # "ship the largest lift" among several winners is a different question.
-            lines.append(
-                f"{' and '.join(runners_up)} also beat{'s' if len(runners_up) == 1 else ''} "
-                f"{control}. This test compares each arm with {control}, not the winners with "
-                f"each other: before choosing {best['arm']} over "
-                f"{'it' if len(runners_up) == 1 else 'them'}, compare them directly "
-                f"(Experiment(..., control=\"{runners_up[0]}\"))."
-            )
+            beaten, unresolved = _winners_compared(best, runners_up, alpha, sign)
+            names = [str(r["arm"]) for r in better]
+            if unresolved:
+                # several arms beat the control and the best does not beat the others: crowning
+                # the largest observed lift would be a coin toss, so the decision says so
+                tied = [str(best["arm"])] + unresolved
+                lifts = [float(r["rel_lift"]) for r in better if str(r["arm"]) in tied]
+                dec = Decision(
+                    "ship", f"{_and(tied)} all beat {control}; no detectable difference between "
+                    "them: choose on cost", primary.name, arm=None, winners=tuple(names))
+                lines[-1] = (
+                    f"{_and(tied)} all beat {control} on {primary.label} ({direction} is "
+                    f"better), by {_pct(min(lifts))} to {_pct(max(lifts))}; the difference "
+                    f"between {'them' if len(tied) > 2 else 'the two'} is not detectable "
+                    f"(each compared with {best['arm']}, Holm-adjusted, alpha {alpha:g}), so "
+                    "choose among them on cost or another metric, not on the largest observed "
+                    f"lift. Best against {control}: {best['arm']} "
+                    f"({_evidence(best, method, alpha, str(options.correction))})."
+                )
+                if beaten:
+                    lines.append(f"{best['arm']} does beat {_and(beaten)}.")
+            else:
+                lines.append(f"{best['arm']} also beats the other arm(s) that beat {control} "
+                             f"({_and(beaten)}; Holm-adjusted, alpha {alpha:g}).")
     elif len(worse) == len(rows):
         dec = Decision("keep control", f"keep {control}", primary.name, arm=control)
         names = ", ".join(str(r["arm"]) for r in worse)
@@ -220,10 +235,53 @@ def recommend(
     lines.append(_others(table, metrics, method, alpha))
     lines.extend(_segment_lines(segment_tests, alpha))
     wins = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "better")
+    if wins and dec.action in ("no difference", "keep testing"):
+        labels = {m.name: m.label for m in metrics}
+        pooled_all = table[(table["segment"] == "all") & ~table["is_control"]]
+        shown = []
+        for m, a, _ in wins[:2]:
+            r = pooled_all[(pooled_all["metric"] == m) & (pooled_all["arm"] == a)].iloc[0]
+            shown.append(f"{a} {'lowers' if not bool(r['higher_is_better']) else 'lifts'} "
+                         f"{labels[m]} {_pct(float(r['rel_lift']))}")
+        head = ("no detectable difference in " if dec.action == "no difference"
+                else f"{dec.text} on ")
+        text = (f"{head}{primary.label}; " if dec.action == "no difference"
+                else f"{head}{primary.label}; meanwhile ")
+        dec = replace(dec, text=text + "; ".join(shown))
     losses = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "worse")
     dec = replace(dec, secondary_wins=tuple((m, a) for m, a, _ in wins),
                   guardrail_losses=tuple((m, a) for m, a, _ in losses))
     return Recommendation(dec, " ".join(x for x in lines if x))
+
+
+def _and(names: Sequence[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    names = [str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _winners_compared(best: pd.Series, others: Sequence[pd.Series], alpha: float,
+                      sign: float) -> tuple[list[str], list[str]]:
+    """Does the best winner beat each other winner? ``(beaten, not_separable)`` arm names.
+
+    Each arm's value has its own standard error (``value_se``); two arms are independent samples,
+    so the difference has variance ``se_best² + se_other²`` (for ad-level arms sharing day
+    effects the covariance is positive, so this is conservative). Two-sided z tests, Holm over
+    the comparisons with ``best``.
+    """
+    from abtest.stats.checks import adjust_pvalues
+
+    if "value_se" not in best or not others:
+        return [], [str(r["arm"]) for r in others]
+    diffs = np.array([sign * (float(best["value"]) - float(r["value"])) for r in others])
+    se = np.sqrt(float(best["value_se"]) ** 2
+                 + np.array([float(r["value_se"]) ** 2 for r in others]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se > 0, special.erfc(np.abs(diffs / se) / np.sqrt(2)), 1.0)
+    adj = np.asarray(adjust_pvalues(p, method="holm"), dtype=float)
+    beaten = [str(r["arm"]) for r, d, q in zip(others, diffs, adj, strict=True)
+              if d > 0 and q < alpha]
+    return beaten, [str(r["arm"]) for r in others if str(r["arm"]) not in beaten]
 
 
 def _secondary_moves(table: pd.DataFrame, metrics: Sequence[Metric]) -> list[tuple[str, str, str]]:

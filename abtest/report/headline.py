@@ -357,7 +357,9 @@ def headline_from_results(
         if corr:
             interval = f"unadjusted {interval}"
     used, aside = _rows(data)
-    decision_text = decision.text[:1].upper() + decision.text[1:]
+    first_word = decision.text.split(" ", 1)[0].rstrip(",;")
+    decision_text = (decision.text if first_word in opts.arms  # an arm name keeps its spelling
+                     else decision.text[:1].upper() + decision.text[1:])
     return Headline(
         title=title, decision=decision_text, metric=label, comparison=f"{arm} vs {control}",
         effect=effect, ci_low=lo, ci_high=hi, ci_shape=shape,  # type: ignore[arg-type]
