@@ -56,6 +56,21 @@ class LoadedData:
     def rows_used(self) -> int:
         return self.rows_read - self.rows_set_aside
 
+    @property
+    def currency(self) -> str | None:
+        """The one currency of the table's money columns (its ``currency`` column), else None.
+
+        Raises :class:`DataError` when the table mixes currencies: sums would add them up.
+        """
+        if "currency" not in self.frame.columns:
+            return None
+        found = sorted(set(self.frame["currency"].dropna().astype(str).str.upper()))
+        if len(found) > 1:
+            raise DataError(f"the data mixes currencies ({', '.join(found)}); costs and values "
+                            "cannot be added across currencies", column="currency",
+                            expected="one currency per report (split the export by account)")
+        return found[0] if found else None
+
     def set_aside_frame(self) -> pd.DataFrame:
         """One row per file × reason rows were set aside (empty when nothing was)."""
         rows = [{"file": Path(r.file).name, "reason": s.reason, "rows": len(s.rows)}

@@ -48,6 +48,14 @@ __all__ = [
 
 IntervalShape = Literal["interval", "complement"]
 
+#: Banner colours (border, background) by decision action: good news green, wait amber, stop
+#: grey, broken data red; headlines without a decision (plans, simulations) blue.
+BANNER_COLOURS: dict[str, tuple[str, str]] = {
+    "ship": ("#1a7f37", "#eefbf1"), "keep testing": ("#bf8700", "#fff8e5"),
+    "no difference": ("#57606a", "#f6f8fa"), "keep control": ("#57606a", "#f6f8fa"),
+    "fix the data": ("#cf222e", "#ffebe9"), "": ("#2f6f9f", "#f6f9fc"),
+}
+
 #: Sidecar keys of a structured headline (what :func:`headline_lines` needs).
 HEADLINE_KEYS = ("metric", "comparison", "effect", "effect_label", "effect_format", "ci_low",
                  "ci_high", "ci_shape", "interval_label", "p_value", "p_value_note",
@@ -194,6 +202,7 @@ class Headline:
     effect_format: ValueFormat = "signed_percent"
     currency: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    action: str = ""  # the Decision's action ("ship", "keep testing", ...) colours the banner
 
     def __post_init__(self) -> None:
         if self.p_value is not None and self.probability is not None:
@@ -225,6 +234,7 @@ class Headline:
             "rows_set_aside": self.rows_set_aside,
             "srm": self.srm,
             "attribution_window": self.attribution_window,
+            "action": self.action,
         }
 
     def effect_sentence(self) -> str:
@@ -249,6 +259,7 @@ class Headline:
         # interval): kept as empty hidden spans so the page still carries every sidecar value
         hidden = [(k, v) for k, v in side.items() if k != "title" and k not in shown]
         return render("headline.html.j2", title=self.title, decision=self.decision,
+                      banner=BANNER_COLOURS.get(self.action, BANNER_COLOURS[""]),
                       effect=effect, health=health, hidden=hidden, notes=list(self.notes))
 
     def _repr_html_(self) -> str:
@@ -368,6 +379,7 @@ def headline_from_results(
         srm=srm_text(results.srm), attribution_window=attribution_window,
         effect_label=effect_label, interval_label=interval,
         effect_format=fmt, currency=currency,  # type: ignore[arg-type]
+        action=decision.action,
         notes=tuple(notes) + tuple(results.notes),
     )
 

@@ -33,12 +33,15 @@ if TYPE_CHECKING:
     from abtest.prepare import LoadedData
 
 __all__ = [
+    "GLOSSARY",
     "HTML",
     "abtest",
+    "data_currency",
     "data_health",
     "display",
     "display_markdown",
     "finish",
+    "glossary",
     "headline_from_results",
     "parameters_appendix",
     "pd",
@@ -50,6 +53,7 @@ __all__ = [
     "simulation_headline",
     "stats",
     "table_html",
+    "test_strip",
     "trend_headline",
     "whatif",
 ]
@@ -86,6 +90,77 @@ def data_health(loaded: Iterable[LoadedData]) -> None:
     aside = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(aside):
         display(HTML(table_html(aside, count=["rows"])))
+
+
+def data_currency(loaded: Iterable[LoadedData], parameter: str = "") -> str:
+    """The currency of the report: taken from the data; a conflicting notebook parameter raises.
+
+    ``parameter`` (the notebook's ``currency``) is only needed when the files carry none; when
+    both are known and differ, the report would print wrong money labels, so it stops instead.
+    """
+    from abtest.io.errors import DataError
+
+    found = {c for d in loaded if (c := d.currency)}
+    if len(found) > 1:
+        raise DataError(f"the files use different currencies ({', '.join(sorted(found))})",
+                        column="currency", expected="one currency per report")
+    wanted = (parameter or "").strip().upper()
+    if found:
+        data = found.pop()
+        if wanted and wanted != data:
+            raise DataError(f"the report parameter currency={parameter!r} contradicts the data, "
+                            f"whose costs are in {data}", column="currency",
+                            expected=f"currency: {data!r} or leave it empty")
+        return data
+    return wanted
+
+
+def test_strip(ads: pd.DataFrame, *, currency: str = "", attribution: str = "",
+               arm: str = "arm") -> None:
+    """The test at a glance: dates run, days, and per arm spend, impressions, conversions, cost
+    per conversion; the attribution window as read from the export (or "unknown")."""
+    if ads is None or ads.empty or arm not in ads.columns:
+        return
+    dates = pd.to_datetime(ads["date"])
+    window = attribution
+    if not window and "attribution_window" in ads.columns:
+        window = ", ".join(sorted(set(ads["attribution_window"].dropna().astype(str))))
+    display_markdown("**The test:** {start} to {end} ({days} days) · attribution: {window}.",
+                     start=f"{dates.min():%Y-%m-%d}", end=f"{dates.max():%Y-%m-%d}",
+                     days=str(dates.dt.normalize().nunique()), window=window or "unknown")
+    cols = [c for c in ("cost", "impressions", "clicks", "conversions") if c in ads.columns]
+    per_arm = ads.groupby(ads[arm].astype("string"))[cols].sum(min_count=1)
+    if "cost" in per_arm and "conversions" in per_arm:
+        conv = per_arm["conversions"].astype("Float64")
+        per_arm["cost_per_conversion"] = (per_arm["cost"].astype("Float64")
+                                          / conv.where(conv > 0))
+    shown = per_arm.reset_index().rename(columns={arm: "arm", "cost": "spend"})
+    money = [c for c in ("spend", "cost_per_conversion") if c in shown]
+    display(HTML(table_html(shown, money=money, count=[c for c in ("impressions", "clicks",
+                                                                   "conversions") if c in shown],
+                            currency=currency)))
+
+
+#: Plain-words definitions of the KPIs the reports show (the glossary under the evidence).
+GLOSSARY: dict[str, str] = {
+    "CTR": "clicks per impression: how often people who saw the ad tapped through",
+    "Conversion rate": "share of leads who bought within the report's window after entering "
+                       "the test (first-party purchases)",
+    "Cost per conversion": "spend divided by the conversions TikTok attributed (CPA); lower is "
+                           "better",
+    "Engagement rate": "likes, comments and shares per impression",
+    "Video completion rate": "views to 100% per video start",
+    "Lift": "the relative change against the control arm; the interval is the range the true "
+            "change plausibly lies in",
+    "Holdout": "leads kept away from the ads, to measure what the ads really caused",
+}
+
+
+def glossary(terms: Iterable[str] | None = None) -> None:
+    """A short KPI glossary (all terms, or the ones named)."""
+    chosen = list(GLOSSARY) if terms is None else [t for t in terms if t in GLOSSARY]
+    frame = pd.DataFrame({"term": chosen, "meaning": [GLOSSARY[t] for t in chosen]})
+    display(HTML(table_html(frame)))
 
 
 def parameters_appendix(parameters: Mapping[str, Any]) -> None:
