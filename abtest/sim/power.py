@@ -30,13 +30,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from abtest.sim.params import SEGMENTS, SimParams
+from abtest.sim.params import DEFAULT_SEGMENT_MIX, SEGMENTS, SimParams
 from abtest.sim.policy import ArmSpec, RetargetingPolicy, holdout
 
 __all__ = ["gap_test_arms", "simulate_power", "true_rates"]
-
-_DEFAULT_MIX = {"warm": 0.4, "cold": 0.4, "lapsed": 0.2}
-
 
 def gap_test_arms(
     gaps: Sequence[int] = (1, 3, 7),
@@ -176,7 +173,7 @@ def simulate_power(
         raise ValueError("a power simulation needs at least two arms")
     if n_sims < 1:
         raise ValueError("n_sims must be >= 1")
-    mix = dict(segments_mix or _DEFAULT_MIX)
+    mix = dict(segments_mix or DEFAULT_SEGMENT_MIX)
     ns = np.array(sorted({int(n) for n in leads_per_arm}), dtype=np.int64)
     hs = np.array(sorted({int(h) for h in horizons}), dtype=np.int64)
     if ns.size == 0 or ns.min() < 2 or hs.size == 0 or hs.min() < 1:
