@@ -24,7 +24,7 @@ Two ways to draw a replicate:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -33,7 +33,18 @@ import pandas as pd
 from abtest.sim.params import DEFAULT_SEGMENT_MIX, SEGMENTS, SimParams
 from abtest.sim.policy import ArmSpec, RetargetingPolicy, holdout
 
-__all__ = ["gap_test_arms", "simulate_power", "true_rates"]
+__all__ = ["gap_arm_name", "gap_arm_policies", "gap_test_arms", "simulate_power", "true_rates"]
+
+def gap_arm_name(gap_days: int) -> str:
+    """The simulator's name for the arm that waits ``gap_days`` before the first ad: ``gap{g}d``.
+
+    The one naming convention between a test's arms and the simulated gap arms (``gap1d``,
+    ``gap7d``): a test whose arms are named so can be matched to the simulated design.
+    """
+    if int(gap_days) != gap_days or gap_days < 0:
+        raise ValueError(f"a retargeting gap is a whole number of days >= 0, got {gap_days!r}")
+    return f"gap{int(gap_days)}d"
+
 
 def gap_test_arms(
     gaps: Sequence[int] = (1, 3, 7),
@@ -45,11 +56,32 @@ def gap_test_arms(
     """Arms of a retargeting-gap test: ``holdout`` (control, no ads) then ``gap{g}d`` per gap."""
     arms = [ArmSpec("holdout", holdout())] if include_holdout else []
     for g in gaps:
-        pol = RetargetingPolicy(name=f"gap{g}d", gap_days=int(g),
+        name = gap_arm_name(g)
+        pol = RetargetingPolicy(name=name, gap_days=int(g),
                                 active_window_days=active_window_days,
                                 weekly_frequency=weekly_frequency)
-        arms.append(ArmSpec(f"gap{g}d", pol))
+        arms.append(ArmSpec(name, pol))
     return arms
+
+
+def gap_arm_policies(
+    arms: Iterable[str],
+    gaps: Sequence[int],
+    *,
+    weekly_frequency: float = 2.0,
+    active_window_days: int = 28,
+) -> dict[str, RetargetingPolicy]:
+    """The policy each of a test's arms ran, for the arms named like the simulated gap arms.
+
+    ``arms`` are the test's arm names; an arm named :func:`gap_arm_name` of one of ``gaps`` (e.g.
+    ``gap3d``) maps to the gap policy at ``weekly_frequency``; other arms (the holdout, arms named
+    otherwise) are left out, so an empty result means the test cannot be matched to the design.
+    """
+    present = {str(a) for a in arms}
+    return {a.name: a.policy for a in gap_test_arms(gaps, weekly_frequency=weekly_frequency,
+                                                      active_window_days=active_window_days,
+                                                      include_holdout=False)
+            if a.name in present}
 
 
 def _allocate(n: int, mix: Mapping[str, float]) -> dict[str, int]:

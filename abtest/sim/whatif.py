@@ -9,6 +9,7 @@ Tidy frames the notebooks plot directly, from the simulator's two engines:
   policy, common random numbers) giving intervals and how often each policy comes out best;
 * :func:`frequency_cap_advice` — expected outcomes by cap and the advised cap per segment;
 * :func:`gap_design_view` — what the simulator expects a gap test to show, and its power;
+* :func:`observed_vs_simulated` — the simulated rate per arm next to what a test observed;
 * :func:`segment_mix` — the data's own warm / cold / lapsed shares for pooled views.
 
 The recommendation texts and the cap advice shared by reports live in :mod:`abtest.sim.advice`.
@@ -31,6 +32,7 @@ __all__ = [
     "cap_label",
     "frequency_cap_advice",
     "gap_design_view",
+    "observed_vs_simulated",
     "policy_uncertainty",
     "policy_whatif",
     "segment_mix",
@@ -292,3 +294,54 @@ def segment_mix(users: pd.DataFrame, *, arm: str | None = None,
     if counts.sum() == 0:
         return default
     return {s: float(counts.get(s, 0) / counts.sum()) for s in SEGMENTS if counts.get(s, 0) > 0}
+
+
+def observed_vs_simulated(
+    rates: pd.DataFrame,
+    users: pd.DataFrame,
+    *,
+    control: str,
+    segment: str = "all",
+    sim_control: str = "holdout",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """The simulator's expected rate per arm next to the rate a test observed, arm by arm.
+
+    ``rates`` is the ``rates`` frame of :func:`gap_design_view` (``arm, segment, horizon_days,
+    conversion_rate``); ``users`` the test's leads (``arm, converted``). The test's ``control``
+    arm is matched to the simulator's ``sim_control`` (its holdout); every other arm by name (the
+    simulated gap arms are named by :func:`abtest.sim.power.gap_arm_name`). Returns one row per
+    simulated arm of ``segment``: ``arm, horizon_days, conversion_rate`` (simulated),
+    ``leads, conversions, observed_rate`` and its Wilson ``level`` interval ``observed_low,
+    observed_high`` (missing where the test has no such arm).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    for col in ("arm", "converted"):
+        if col not in users.columns:
+            raise ValueError(f"users frame lacks column {col!r}")
+    sim = rates[rates["segment"] == segment]
+    if sim.empty:
+        raise ValueError(f"no simulated rates for segment {segment!r} "
+                         f"(segments: {sorted(set(rates['segment']))})")
+    arm = users["arm"].astype("string").replace({control: sim_control})
+    conv = users["converted"].astype(float)
+    counts = pd.DataFrame({"arm": arm, "x": conv}).groupby("arm")["x"].agg(["size", "sum"])
+    n = sim["arm"].map(counts["size"]).astype("Float64")
+    x = sim["arm"].map(counts["sum"]).astype("Float64")
+    have = n.notna().to_numpy()
+    lo = np.full(len(sim), np.nan)
+    hi = np.full(len(sim), np.nan)
+    if have.any():
+        lo[have], hi[have] = proportion_confint(x[have].to_numpy(float), n[have].to_numpy(float),
+                                                alpha=1 - level, method="wilson")
+    out = pd.DataFrame({
+        "arm": sim["arm"].astype("string").to_numpy(),
+        "horizon_days": sim["horizon_days"].to_numpy(),
+        "conversion_rate": sim["conversion_rate"].to_numpy(dtype=float),
+        "leads": n.astype("Int64").to_numpy(), "conversions": x.astype("Int64").to_numpy(),
+        "observed_rate": (x / n).to_numpy(),
+        "observed_low": pd.array(lo, dtype="Float64"),
+        "observed_high": pd.array(hi, dtype="Float64"),
+    })
+    return out

@@ -12,7 +12,9 @@ So a what-if starts from the analyst's own numbers (issue 4 item 6; simulation-m
 * :mod:`~abtest.sim.calibration.holdout` — simulator parameters fitted to a test's holdout leads
   (:func:`calibrated_params`, :func:`calibration_table`);
 * :mod:`~abtest.sim.calibration.ad_effect` — one multiplier on the ad effect from the treated arms
-  (:func:`calibrate_ad_effect`).
+  (:func:`calibrate_ad_effect`);
+* :mod:`~abtest.sim.calibration.sim_world` — the world a report starts from, defaults or both
+  fits above, with the sentence saying which (:func:`simulated_world`).
 """
 
 from abtest.sim.calibration.ad_effect import calibrate_ad_effect
@@ -25,10 +27,12 @@ from abtest.sim.calibration.holdout import (
     calibration_table,
 )
 from abtest.sim.calibration.intent import fit_intent, intent_cumulative_hazard
+from abtest.sim.calibration.sim_world import SimWorld, simulated_world
 
 __all__ = [
     "MIN_EVENTS_LEVEL",
     "MIN_EVENTS_SHAPE",
+    "SimWorld",
     "calibrate_ad_effect",
     "calibrated_params",
     "calibration_table",
@@ -38,4 +42,5 @@ __all__ = [
     "fit_intent",
     "fit_report_delay",
     "intent_cumulative_hazard",
+    "simulated_world",
 ]
