@@ -227,11 +227,12 @@ def frequency_cap_advice(
     scan = policy_whatif(gaps=(gap_days,), caps=caps, windows=(window_days,),
                          weekly_frequency=weekly_frequency, cap_days=cap_days,
                          segments=segments, horizon_days=horizon_days, params=params)
-    if max_cost_per_incremental_conversion is None:
-        advice = best_policies(scan)
-    else:  # as many extra conversions as the target cost per extra conversion allows
-        advice = best_policies(scan, objective="incremental_conversion_rate",
-                               max_cost_per_incremental_conversion=max_cost_per_incremental_conversion)
+    from abtest.sim.advice import PolicyObjective  # the one definition of "best"
+
+    goal = PolicyObjective.from_parameters(
+        max_cost_per_incremental=max_cost_per_incremental_conversion)
+    advice = best_policies(scan, objective=goal.objective,
+                           max_cost_per_incremental_conversion=goal.max_cost_per_incremental_conversion)
     nocap = scan[scan["frequency_cap"].isna()].set_index("segment")[
         "cost_per_incremental_conversion"]
     base = nocap.reindex(advice["segment"]).to_numpy(dtype=float)

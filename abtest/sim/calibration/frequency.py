@@ -51,6 +51,7 @@ def fatigue_stock(exposures: pd.DataFrame, *, restoration: float) -> np.ndarray:
 def _glm_fatigue(frame: pd.DataFrame, f_prev: np.ndarray, group_col: str | None,
                  age_col: str | None):
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import DomainWarning
 
     clicks = frame["clicks"].to_numpy(dtype=float)
     imps = frame["impressions"].to_numpy(dtype=float)
@@ -72,7 +73,7 @@ def _glm_fatigue(frame: pd.DataFrame, f_prev: np.ndarray, group_col: str | None,
                   np.full(exog.shape[1] - n_slopes, np.log(max(clicks.sum() / imps.sum(), 1e-6)))]
     with warnings.catch_warnings():
         # the log link is not bounded to (0, 1) (statsmodels DomainWarning); CTRs are far from 1
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", DomainWarning)
         model = sm.GLM(endog, exog, family=sm.families.Binomial(link=sm.families.links.Log()))
         res = model.fit(start_params=start, maxiter=200)
     return res, levels
