@@ -7,10 +7,13 @@ placeholder to calibrate from the analyst's data (see ``shared/reference/simulat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "DEFAULT_SEGMENT_MIX",
     "SEGMENTS",
     "SegmentParams",
     "SimParams",
@@ -19,6 +22,13 @@ __all__ = [
 ]
 
 SEGMENTS: tuple[str, ...] = ("warm", "cold", "lapsed")
+
+DEFAULT_SEGMENT_MIX: Mapping[str, float] = MappingProxyType({"warm": 0.4, "cold": 0.4, "lapsed": 0.2})
+"""Shares of warm / cold / lapsed leads when the data give none (read-only; ``dict(...)`` to edit).
+
+A placeholder (P, simulation-models.md §8): site visitors and video engagers in equal parts, past
+customers the smaller pool. Use :func:`abtest.sim.whatif.segment_mix` for the data's own shares.
+"""
 
 
 def _p(default: Any, meaning: str, source: str) -> Any:

@@ -24,18 +24,26 @@ Two ways to draw a replicate:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from abtest.sim.params import SEGMENTS, SimParams
+from abtest.sim.params import DEFAULT_SEGMENT_MIX, SEGMENTS, SimParams
 from abtest.sim.policy import ArmSpec, RetargetingPolicy, holdout
 
-__all__ = ["gap_test_arms", "simulate_power", "true_rates"]
+__all__ = ["gap_arm_name", "gap_arm_policies", "gap_test_arms", "simulate_power", "true_rates"]
 
-_DEFAULT_MIX = {"warm": 0.4, "cold": 0.4, "lapsed": 0.2}
+def gap_arm_name(gap_days: int) -> str:
+    """The simulator's name for the arm that waits ``gap_days`` before the first ad: ``gap{g}d``.
+
+    The one naming convention between a test's arms and the simulated gap arms (``gap1d``,
+    ``gap7d``): a test whose arms are named so can be matched to the simulated design.
+    """
+    if int(gap_days) != gap_days or gap_days < 0:
+        raise ValueError(f"a retargeting gap is a whole number of days >= 0, got {gap_days!r}")
+    return f"gap{int(gap_days)}d"
 
 
 def gap_test_arms(
@@ -48,11 +56,32 @@ def gap_test_arms(
     """Arms of a retargeting-gap test: ``holdout`` (control, no ads) then ``gap{g}d`` per gap."""
     arms = [ArmSpec("holdout", holdout())] if include_holdout else []
     for g in gaps:
-        pol = RetargetingPolicy(name=f"gap{g}d", gap_days=int(g),
+        name = gap_arm_name(g)
+        pol = RetargetingPolicy(name=name, gap_days=int(g),
                                 active_window_days=active_window_days,
                                 weekly_frequency=weekly_frequency)
-        arms.append(ArmSpec(f"gap{g}d", pol))
+        arms.append(ArmSpec(name, pol))
     return arms
+
+
+def gap_arm_policies(
+    arms: Iterable[str],
+    gaps: Sequence[int],
+    *,
+    weekly_frequency: float = 2.0,
+    active_window_days: int = 28,
+) -> dict[str, RetargetingPolicy]:
+    """The policy each of a test's arms ran, for the arms named like the simulated gap arms.
+
+    ``arms`` are the test's arm names; an arm named :func:`gap_arm_name` of one of ``gaps`` (e.g.
+    ``gap3d``) maps to the gap policy at ``weekly_frequency``; other arms (the holdout, arms named
+    otherwise) are left out, so an empty result means the test cannot be matched to the design.
+    """
+    present = {str(a) for a in arms}
+    return {a.name: a.policy for a in gap_test_arms(gaps, weekly_frequency=weekly_frequency,
+                                                      active_window_days=active_window_days,
+                                                      include_holdout=False)
+            if a.name in present}
 
 
 def _allocate(n: int, mix: Mapping[str, float]) -> dict[str, int]:
@@ -176,7 +205,7 @@ def simulate_power(
         raise ValueError("a power simulation needs at least two arms")
     if n_sims < 1:
         raise ValueError("n_sims must be >= 1")
-    mix = dict(segments_mix or _DEFAULT_MIX)
+    mix = dict(segments_mix or DEFAULT_SEGMENT_MIX)
     ns = np.array(sorted({int(n) for n in leads_per_arm}), dtype=np.int64)
     hs = np.array(sorted({int(h) for h in horizons}), dtype=np.int64)
     if ns.size == 0 or ns.min() < 2 or hs.size == 0 or hs.min() < 1:

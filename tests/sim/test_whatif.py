@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abtest import whatif
-from abtest.sim.params import default_params
+from abtest.sim import calibration, whatif
+from abtest.sim.params import DEFAULT_SEGMENT_MIX, default_params
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def simulated_fit():
                                 segments_mix={"warm": 0.49, "cold": 0.49, "lapsed": 0.02},
                                 horizon_days=28, params=truth, seed=11)
     users, events = _as_analyst_tables(panel, extra_segment="vip")
-    params, fit = whatif.calibrated_params(users, events, holdout_arm="holdout", horizon_days=28,
+    params, fit = calibration.calibrated_params(users, events, holdout_arm="holdout", horizon_days=28,
                                            data_end=_T0 + pd.Timedelta(days=14 + 28))
     return truth, params, fit.set_index("segment")
 
@@ -161,12 +161,12 @@ def test_calibration_errors_and_pooled():
     events = pd.DataFrame({"user_id": ["a"], "event": ["Purchase"],
                            "timestamp": pd.to_datetime(["2026-09-03"], utc=True)})
     with pytest.raises(ValueError, match="no leads in holdout arm 'holdout'"):
-        whatif.calibrated_params(users, events, holdout_arm="holdout", horizon_days=7)
+        calibration.calibrated_params(users, events, holdout_arm="holdout", horizon_days=7)
     with pytest.raises(ValueError, match="lacks column 'event'"):
-        whatif.calibrated_params(users, events.drop(columns="event"), holdout_arm="x",
+        calibration.calibrated_params(users, events.drop(columns="event"), holdout_arm="x",
                                  horizon_days=7)
     # one lead, no conversions worth fitting: base kept, listed with a reason
-    params, fit = whatif.calibrated_params(users, events, holdout_arm="x", horizon_days=7,
+    params, fit = calibration.calibrated_params(users, events, holdout_arm="x", horizon_days=7,
                                            by_segment=False)
     assert params == default_params()
     assert list(fit["segment"]) == ["all"] and not fit["used"].iloc[0]
@@ -189,7 +189,7 @@ def test_calibrated_demo_matches_observed_holdout(demo_gap):
     from abtest.sim.power import gap_test_arms, true_rates
 
     users = demo_gap.frame
-    params, fit = whatif.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
+    params, fit = calibration.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
                                            horizon_days=28)
     assert fit["used"].all() and set(fit["segment"]) == set(SEGMENTS)
     hold = users[users["arm"] == "holdout"]
@@ -248,7 +248,7 @@ def _gap_users(truth, *, seed: int, leads: int = 10_000, horizon: int = 28):
 
     arms = gap_test_arms([1, 7], weekly_frequency=3.0)
     panel = simulate_experiment(arms, leads_per_arm=leads,
-                                segments_mix={"warm": 0.4, "cold": 0.4, "lapsed": 0.2},
+                                segments_mix=DEFAULT_SEGMENT_MIX,
                                 horizon_days=horizon, params=truth, seed=seed)
     lead = panel.leads
     conv = ((lead["conversion_day"] - lead["entry_day"]) < horizon).fillna(False)
@@ -261,7 +261,7 @@ def _gap_users(truth, *, seed: int, leads: int = 10_000, horizon: int = 28):
 def test_ad_effect_recovers_known_multiplier():
     base, truth = _organic_demo_world(1.0), _organic_demo_world(3.0)
     users, pols = _gap_users(truth, seed=4)
-    params, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+    params, tab = calibration.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
                                              horizon_days=28)
     k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
     assert 0.3 < se < 1.5 and abs(k - 3.0) < 3 * se, (k, se)
@@ -284,7 +284,7 @@ def test_ad_effect_standard_error_is_calibrated():
     z = []
     for seed in range(12):
         users, pols = _gap_users(truth, seed=100 + seed, leads=6000)
-        _, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+        _, tab = calibration.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
                                             horizon_days=28)
         z.append((tab["k"].iloc[0] - 2.5) / tab["k_se"].iloc[0])
     z = np.asarray(z)
@@ -315,7 +315,7 @@ def test_ad_effect_exact_on_expected_counts():
         parts.append(pd.DataFrame({"arm": arm, "segment": seg,
                                    "converted": np.arange(n) < x}))
     users = pd.concat(parts, ignore_index=True)
-    _, tab = whatif.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
+    _, tab = calibration.calibrate_ad_effect(base, users, holdout_arm="holdout", policies=pols,
                                         horizon_days=28)
     k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
     assert k == pytest.approx(2.0, abs=0.01)
@@ -344,16 +344,16 @@ def test_ad_effect_errors():
 
     pol = {"gap1d": RetargetingPolicy(name="gap1d", gap_days=1)}
     with pytest.raises(ValueError, match="not in users"):
-        whatif.calibrate_ad_effect(None, users, holdout_arm="control", policies=pol,
+        calibration.calibrate_ad_effect(None, users, holdout_arm="control", policies=pol,
                                    horizon_days=28)
     with pytest.raises(ValueError, match="no treated arm"):
-        whatif.calibrate_ad_effect(None, users, holdout_arm="holdout", policies={},
+        calibration.calibrate_ad_effect(None, users, holdout_arm="holdout", policies={},
                                    horizon_days=28)
     with pytest.raises(ValueError, match="lacks column 'converted'"):
-        whatif.calibrate_ad_effect(None, users.drop(columns="converted"), holdout_arm="holdout",
+        calibration.calibrate_ad_effect(None, users.drop(columns="converted"), holdout_arm="holdout",
                                    policies=pol, horizon_days=28)
     with pytest.raises(ValueError, match="no leads in segment"):
-        whatif.calibrate_ad_effect(None, users, holdout_arm="holdout", policies=pol,
+        calibration.calibrate_ad_effect(None, users, holdout_arm="holdout", policies=pol,
                                    horizon_days=28, segments_mix={"cold": 1.0})
 
 
@@ -366,10 +366,10 @@ def test_ad_effect_on_demo_matches_treated_arms(demo_gap):
     from abtest.sim.power import gap_test_arms
 
     users = demo_gap.frame
-    organic, _ = whatif.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
+    organic, _ = calibration.calibrated_params(users, demo_gap.events, holdout_arm="holdout",
                                           horizon_days=28)
     pols = {a.name: a.policy for a in gap_test_arms([1, 3, 7], weekly_frequency=3.0)[1:]}
-    params, tab = whatif.calibrate_ad_effect(organic, users, holdout_arm="holdout",
+    params, tab = calibration.calibrate_ad_effect(organic, users, holdout_arm="holdout",
                                              policies=pols, horizon_days=28)
     k, se = float(tab["k"].iloc[0]), float(tab["k_se"].iloc[0])
     assert k > 1 + se, (k, se)  # the demo's ad effect is stronger than the literature default
