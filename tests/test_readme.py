@@ -17,6 +17,6 @@ def test_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch, capsys) -> 
     example = next(b for b in blocks if "data/demo" in b)
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(example, "README.md", "exec"), namespace)
     assert "Recommendation" in capsys.readouterr().out
     assert len(namespace["res"].table) > 0

@@ -2,7 +2,7 @@
 
 A report notebook starts with ``from abtest.report.kit import *`` and ``setup()``: that binds the
 names the stories use (``abtest``, ``pd``, ``plt``, ``display``, ``HTML``, ``prepare``, ``plots``,
-``stats``, ``whatif``, the headline builders, ``table_html``, ``display_markdown``) and applies the
+``stats``, ``whatif``, ``advice``, ``calibration``, ``planner``, the headline builders, ``table_html``, ``display_markdown``) and applies the
 report style. :func:`data_health`, :func:`parameters_appendix` and :func:`finish` are the closing
 cells. Warnings are not silenced wholesale: only the known third-party deprecation noise is
 filtered (:data:`THIRD_PARTY_NOISE`), and the HTML export drops stderr anyway.
@@ -19,7 +19,7 @@ import pandas as pd
 from IPython.display import HTML, display
 
 import abtest
-from abtest import prepare, stats, whatif
+from abtest import prepare, stats
 from abtest.display import display_markdown, plots, table_html
 from abtest.report.headline import (
     Headline,
@@ -28,6 +28,7 @@ from abtest.report.headline import (
     simulation_headline,
     trend_headline,
 )
+from abtest.sim import advice, calibration, planner, whatif
 
 if TYPE_CHECKING:
     from abtest.prepare import LoadedData
@@ -36,6 +37,8 @@ __all__ = [
     "GLOSSARY",
     "HTML",
     "abtest",
+    "advice",
+    "calibration",
     "data_currency",
     "data_health",
     "display",
@@ -46,6 +49,7 @@ __all__ = [
     "parameters_appendix",
     "pd",
     "planning_headline",
+    "planner",
     "plots",
     "plt",
     "prepare",

@@ -72,7 +72,7 @@ def test_notebooks_are_committed_clean():
         tags = [set(c.metadata.get("tags", [])) for c in code]
         assert "parameters" in tags[0], f"{name}: first code cell must be the parameters cell"
         assert "remove_cell" in tags[1], f"{name}: setup cell (warnings) must be removed"
-        assert "remove_cell" in tags[-1] and "write(results_path" in code[-1].source
+        assert "remove_cell" in tags[-1] and "finish(headline, results_path" in code[-1].source
         src = code[0].source
         for p in ("results_path: str", "run_id: str", "report_name: str"):
             assert p in src, f"{name}: missing typed parameter {p}"
@@ -135,4 +135,4 @@ def test_demo_plan_headlines_match_sidecars(demo_batch):
         assert html_mod.escape(effect, quote=True) in index_page, rec["report"]
         # headline before any evidence, and no code in the page
         assert page.index("abtest-headline") < page.find("<img") or "<img" not in page
-        assert "write(results_path" not in page and "import abtest" not in page
+        assert "finish(headline" not in page and "import abtest" not in page
