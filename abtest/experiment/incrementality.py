@@ -101,6 +101,16 @@ class _Prepared:
     has: dict[str, bool]
     attributed: dict[tuple[str, str], float]
     notes: list[str] = field(default_factory=list)
+    process_var: np.ndarray | None = None  # nowcast: per-lead Bernoulli variance
+    estimation_var: dict[tuple[str, str | None], float] = field(default_factory=dict)
+
+    def extra_var(self, a: str, s: str | None, idx: np.ndarray) -> float:
+        """Nowcast variance of the conversions total of the leads ``idx`` of arm ``a``."""
+        if self.process_var is None:
+            return 0.0
+        est = sum(v for (ga, gs), v in self.estimation_var.items()
+                  if ga == a and (s is None or gs == s))
+        return float(self.process_var[idx].sum() + est)
 
 
 def _ads_totals(ads: pd.DataFrame, column: str, arm: str, segment: str | None
@@ -215,7 +225,7 @@ def _estimate(prep: _Prepared, holdout: str, alpha: float, correction: str) -> p
         if not groups:
             continue
         level_alpha = alpha / len(groups) if correction == "bonferroni" else alpha
-        moments_t, moments_c, keep = [], [], []
+        moments_t, moments_c, keep, extra = [], [], [], []
         for a, s, idx in groups:
             ctl = (prep.arms == holdout) if s is None else \
                 (prep.arms == holdout) & (prep.segments == s)
@@ -224,10 +234,12 @@ def _estimate(prep: _Prepared, holdout: str, alpha: float, correction: str) -> p
             moments_t.append(unit_moments(prep.values[idx]))
             moments_c.append(unit_moments(prep.values[ctl]))
             keep.append((a, s, idx, ctl))
+            extra.append(prep.extra_var(a, s, idx) / idx.sum() ** 2
+                         + prep.extra_var(holdout, s, ctl) / ctl.sum() ** 2)
         if not keep:
             continue
         stack = [np.stack([m[j] for m in ms]) for ms in (moments_t, moments_c) for j in range(3)]
-        res = incrementality_arrays(*stack, alpha=level_alpha)
+        res = incrementality_arrays(*stack, alpha=level_alpha, extra_var=np.asarray(extra))
         family = (f"{'arms' if pooled else 'arms × segments'} ({len(groups)} comparisons, "
                   f"{'Bonferroni' if correction == 'bonferroni' else 'no correction'})")
         rows.append(_frame(res, keep, prep, level_alpha, family))
@@ -287,6 +299,32 @@ def _frame(res: IncrementalityArrays, keep: list, prep: _Prepared, level_alpha: 
     return out[list(COLUMNS)]
 
 
+def _nowcast(frame: pd.DataFrame, age: np.ndarray, *, arm: str, segment: str | None,
+             conversions: str, conversion_day: str, horizon_days: int
+             ) -> tuple[np.ndarray, np.ndarray, dict]:
+    from abtest.experiment.immature import nowcast_leads
+
+    conv = _numeric(frame, conversions, "conversions")
+    if np.any((conv != 0) & (conv != 1)):
+        raise DataError(f"nowcasting needs a 0/1 conversion column, {conversions!r} has counts",
+                        column=conversions, expected="converted (0/1) per lead")
+    if conversion_day not in frame:
+        raise DataError(f"nowcasting needs the day of each lead's first conversion "
+                        f"({conversion_day!r})", column=conversion_day,
+                        expected="days from entry to the first conversion, empty if none")
+    day = pd.to_numeric(frame[conversion_day], errors="coerce").to_numpy(dtype=float)
+    day = np.where(conv > 0, day, np.nan)
+    if np.any((conv > 0) & np.isnan(day)):
+        raise DataError(f"converted leads without a {conversion_day!r}", column=conversion_day,
+                        expected="the conversion day of every converted lead")
+    a = frame[arm].astype(str).to_numpy()
+    keys = a if segment is None else np.array(
+        [f"{x}\x1f{y}" for x, y in zip(a, frame[segment].astype(str), strict=True)])
+    prob, pvar, est = nowcast_leads(age, day, keys, horizon_days)
+    est_keyed = {(tuple(k.split("\x1f")) if segment else (k, None)): v for k, v in est.items()}
+    return prob, pvar, est_keyed
+
+
 def incrementality(
     data: Any,
     *,
@@ -300,6 +338,10 @@ def incrementality(
     attributed: Source = None,
     segment: str | None = None,
     ads: pd.DataFrame | None = None,
+    horizon_days: int | None = None,
+    immature: Literal["set_aside", "nowcast"] = "set_aside",
+    age_days: str = "age_days",
+    conversion_day: str = "conversion_day",
     alpha: float = 0.05,
     correction: Literal["bonferroni", "none"] = "bonferroni",
     channel: str = "tiktok_retargeting",
@@ -319,15 +361,49 @@ def incrementality(
     arms (pooled rows) and over arms × segments (segment rows) with ``correction="bonferroni"``.
     ``channel``, ``start``, ``end`` label :meth:`IncrementalityResults.to_lift_calibration` rows
     (``start`` / ``end`` default to the first and last ``entry_time`` in the lead table).
+
+    Immature leads (``horizon_days`` given; the table has ``age_days``, e.g. from
+    :func:`abtest.experiment.immature.lead_windows`): leads observed for less than the horizon
+    would look like non-converters. ``immature="set_aside"`` drops them (with a note);
+    ``"nowcast"`` keeps them with their expected final conversion from the delay distribution
+    fitted per arm (× segment) on all leads (Kaplan–Meier, :mod:`abtest.stats.nowcast`); the
+    interval then includes the nowcast's own uncertainty. ``conversions`` must be 0/1 then;
+    revenue of immature leads is what they spent so far.
     """
     if correction not in ("bonferroni", "none"):
         raise ValueError(f"correction must be 'bonferroni' or 'none', got {correction!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if immature not in ("set_aside", "nowcast"):
+        raise ValueError(f"immature must be 'set_aside' or 'nowcast', got {immature!r}")
     frame = _read(data)
+    notes: list[str] = []
+    nowcast = None
+    if horizon_days is not None:
+        age = _numeric(frame, age_days, "days observed")
+        late = age < horizon_days
+        if immature == "set_aside" and late.any():
+            frame = frame[~late]
+            notes.append(f"{int(late.sum()):,} leads set aside: their {horizon_days}-day window "
+                         "is not complete yet")
+        elif immature == "nowcast":
+            nowcast = _nowcast(frame, age, arm=arm, segment=segment, conversions=conversions,
+                               conversion_day=conversion_day, horizon_days=horizon_days)
+            frame = frame.assign(**{conversions: nowcast[0]})
+            if late.any():
+                notes.append(f"{int(late.sum()):,} leads still inside their {horizon_days}-day "
+                             "window: their conversions are nowcast from the delay "
+                             "distribution of all leads (Kaplan–Meier), uncertainty included")
     prep = _prepare(frame, arm=arm, holdout=holdout, conversions=conversions, revenue=revenue,
                     spend=spend, reached=reached, impressions=impressions, attributed=attributed,
                     segment=segment, ads=ads)
+    if immature == "set_aside" and any("set aside" in n for n in notes) and prep.attributed:
+        notes.append("the platform's attributed conversions cover every lead of the arm, the "
+                     "increment only the mature ones: the factor reads low (use "
+                     "immature='nowcast')")
+    prep.notes[:0] = notes
+    if nowcast is not None:
+        prep.process_var, prep.estimation_var = nowcast[1], nowcast[2]
     table = _estimate(prep, holdout, alpha, correction)
     if start is None and "entry_time" in frame:
         start = str(pd.to_datetime(frame["entry_time"], utc=True).min().date())
