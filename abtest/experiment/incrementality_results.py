@@ -140,6 +140,37 @@ class IncrementalityResults:
         return pd.DataFrame({"arm": t["arm"].to_numpy(), "segment": t["segment"].to_numpy(),
                              "verdict": verdict, "decision": words})
 
+    def segment_decision(self) -> str:
+        """Per segment over the arms, in one sentence: where retargeting pays, where it shows
+        no increment (empty without segment rows)."""
+        t = self.table_.reset_index(drop=True)
+        dec = self.decision()
+        seg = t["segment"] != ALL
+        if not seg.any():
+            return ""
+        go, stop = [], []
+        for s in dict.fromkeys(t.loc[seg, "segment"]):
+            rows = t[seg & (t["segment"] == s)]
+            caused = rows[dec.loc[rows.index, "verdict"] == "caused"]
+            if caused.empty:
+                stop.append(str(s))
+                continue
+            cost = caused["cost_per_incremental"].astype(float)
+            best = caused.loc[cost.idxmin()] if cost.notna().any() else caused.iloc[0]
+            what = (f"{best['arm']}, {self._money(best['cost_per_incremental'])} per incremental "
+                    "conversion" if pd.notna(best["cost_per_incremental"]) else str(best["arm"]))
+            go.append((float(cost.min()) if cost.notna().any() else math.inf, str(s), what))
+        parts = []
+        for rank, (_c, s, what) in enumerate(sorted(go)):
+            label = "cheapest incremental conversions" if rank == 0 and len(go) > 1 else \
+                "the ads caused conversions"
+            parts.append(f"retarget {s} leads: {label} ({what})")
+        if stop:
+            parts.append(f"stop or test longer for {', '.join(stop)} leads: no detectable "
+                         "increment")
+        text = "; ".join(parts)
+        return text[:1].upper() + text[1:] + "."
+
     def summary(self) -> str:
         """The pooled rows in words, one sentence per arm, and the notes."""
         pooled = self.table_[self.table_["segment"] == ALL]
@@ -164,6 +195,64 @@ class IncrementalityResults:
             if pd.notna(best["iroas"]):
                 text += f"; iROAS {best['iroas']:.2f}×"
         return text + "."
+
+    def best_row(self) -> pd.Series:
+        """The pooled row the banner is about: the cheapest increment that excludes 0, else the
+        largest increment."""
+        pooled = self.table_[self.table_["segment"] == ALL]
+        if pooled.empty:
+            raise ValueError("no pooled rows")
+        sure = pooled[pooled["incremental_ci_low"] > 0]
+        cost = sure["cost_per_incremental"].astype(float)
+        if len(sure) and cost.notna().any():
+            return sure.loc[cost.idxmin()]
+        return pooled.loc[pooled["incremental_conversions"].astype(float).idxmax()]
+
+    def headline_fields(self) -> dict[str, Any]:
+        """Fields of a report headline (``abtest.headline.Headline``) for :meth:`best_row`:
+        the decision banner, the arm's incremental conversions with its interval and p-value."""
+        r = self.best_row()
+        level = f"{float(r['ci_level']) * 100:.4g}%"
+        by_segment = self.segment_decision()
+        return {
+            "decision": self.headline() + (f" {by_segment}" if by_segment else ""),
+            "metric": "Incremental conversions",
+            "comparison": f"{r['arm']} vs {self.holdout}",
+            "effect": float(r["incremental_conversions"]),
+            "ci_low": float(r["incremental_ci_low"]),
+            "ci_high": float(r["incremental_ci_high"]),
+            "p_value": float(r["p_value"]),
+            "p_value_note": f"unadjusted; the interval is at the family's level ({r['family']})",
+            "effect_label": "conversions caused by the ads",
+            "interval_label": f"{level} CI",
+            "effect_format": "count",
+            "currency": self.currency,
+        }
+
+    def plot(self, ax: Any = None, *, segments: bool = True) -> Any:
+        """Bars: conversions the platform credits vs those the ads caused (with the interval),
+        per arm and segment. Returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt
+
+        t = self.table_ if segments else self.table_[self.table_["segment"] == ALL]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(t) + 2), 3.8))
+        x = np.arange(len(t))
+        labels = [a if s == ALL else f"{a}\n{s}" for a, s in zip(t["arm"], t["segment"],
+                                                                  strict=True)]
+        att = t["attributed_conversions"].astype(float).fillna(0).to_numpy()
+        inc = t["incremental_conversions"].astype(float).to_numpy()
+        err = np.vstack([inc - t["incremental_ci_low"].to_numpy(dtype=float),
+                         t["incremental_ci_high"].to_numpy(dtype=float) - inc])
+        ax.bar(x - 0.2, att, 0.4, label=f"credited by {self.platform}", color="#9aa5b1")
+        ax.bar(x + 0.2, inc, 0.4, yerr=err, capsize=3, label="caused (vs holdout)",
+               color="#2f6f9f")
+        ax.axhline(0, color="#57606a", linewidth=0.8)
+        ax.set_xticks(x, labels)
+        ax.set_ylabel("conversions")
+        ax.set_title("Credited vs caused conversions per arm and segment")
+        ax.legend(frameon=False)
+        return ax
 
     # -- machine-readable -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

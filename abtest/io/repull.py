@@ -17,7 +17,7 @@ import pandas as pd
 
 from abtest.io.errors import DataError, ReadReport, SetAside
 
-__all__ = ["flag_provisional", "merge_repulls", "read_repulls"]
+__all__ = ["flag_provisional", "merge_repulls", "provisional_note", "read_repulls"]
 
 
 def _key(frame: pd.DataFrame, label: str) -> list[str]:
@@ -117,3 +117,21 @@ def read_repulls(paths: Sequence[str | Path], **options: Any) -> tuple[pd.DataFr
 
     frames = [read_ads_manager(p, **options) for p in paths]
     return merge_repulls(frames, names=[Path(p).name for p in paths])
+
+
+def provisional_note(ads: pd.DataFrame, *, window_days: int = 7) -> str:
+    """One sentence on the provisional days of an export (empty when there are none)."""
+    flagged = ads if "provisional" in ads else flag_provisional(ads, window_days=window_days)
+    recent = flagged[flagged["provisional"]]
+    if recent.empty:
+        return ""
+    dates = pd.to_datetime(recent["date"])
+    share = ""
+    if "conversions" in flagged:
+        total = float(flagged["conversions"].sum())
+        part = float(recent["conversions"].sum())
+        share = (f"; {part:,.0f} of the {total:,.0f} attributed conversions are on those days"
+                 if total > 0 else "")
+    return (f"Provisional: {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d} are inside the "
+            f"{window_days}-day attribution window at the export's end, so their attributed "
+            f"conversions may still grow{share}.")

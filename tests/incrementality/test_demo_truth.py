@@ -60,3 +60,40 @@ def test_factor_matches_truth_over_attributed(demo):
     assert (pooled["attributed_conversions"] > 0).all()
     assert pooled["incrementality_factor"].to_numpy() == pytest.approx(
         (pooled["incremental_conversions"] / pooled["attributed_conversions"]).to_numpy())
+
+
+def test_headline_agrees_with_the_table(demo):
+    res, t, _ = demo
+    fields = res.headline_fields()
+    best = res.best_row()
+    assert fields["comparison"] == f"{best['arm']} vs holdout"
+    assert fields["effect"] == pytest.approx(best["incremental_conversions"])
+    assert (fields["ci_low"], fields["ci_high"]) == pytest.approx(
+        (best["incremental_ci_low"], best["incremental_ci_high"]))
+    pooled = t[t["segment"] == "all"]
+    caused = pooled["incremental_conversions"].sum()
+    credited = pooled["attributed_conversions"].sum()
+    assert fields["decision"].startswith(
+        f"Retargeting caused about {caused:,.0f} of the {credited:,.0f} conversions TikTok credits")
+    assert f"{best['cost_per_incremental']:,.2f}" in fields["decision"]
+    # segments with no arm whose increment excludes 0 are told to stop or test longer
+    dec = res.decision()
+    for seg in ("warm", "cold", "lapsed"):
+        rows = dec[dec["segment"] == seg]
+        if (rows["verdict"] != "caused").all():
+            assert seg in fields["decision"].split("stop or test longer for")[1]
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_report_headline_matches_its_table(demo_batch):
+    import json
+
+    rec = next(r for r in demo_batch.reports if r["report"] == "incrementality")
+    side = json.loads((demo_batch.out_dir / rec["sidecar"]).read_text(encoding="utf-8"))
+    table = pd.DataFrame(side["extra"]["incrementality"]["table"])
+    arm = side["headline"]["comparison"].split(" vs ")[0]
+    best = table[(table["segment"] == "all") & (table["arm"] == arm)].iloc[0]
+    assert side["headline"]["effect"] == pytest.approx(best["incremental_conversions"])
+    assert side["headline"]["ci_low"] == pytest.approx(best["incremental_ci_low"])
+    assert side["decision"].startswith(side["extra"]["incrementality"]["headline"])

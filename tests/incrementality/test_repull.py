@@ -50,3 +50,13 @@ def test_provisional_days_are_the_attribution_window_at_the_end():
     assert flagged.loc[flagged["provisional"], "date"].min() == pd.Timestamp("2026-09-14")
     assert flagged["provisional"].sum() == 7
     assert flag_provisional(ads, window_days=0)["provisional"].sum() == 0
+
+
+def test_provisional_note_counts_the_recent_attributed_conversions():
+    from abtest.io.repull import provisional_note
+
+    ads = _export(pd.date_range("2026-09-01", "2026-09-20"), ["1", "2"], [1, 2])
+    note = provisional_note(ads, window_days=7)
+    assert note.startswith("Provisional: 2026-09-14 to 2026-09-20")
+    assert "21 of the 60 attributed conversions" in note
+    assert provisional_note(ads, window_days=0) == ""
