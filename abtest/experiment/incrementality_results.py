@@ -38,6 +38,13 @@ def _json(v: Any) -> Any:
     return str(v)
 
 
+def _times(v: float, lo: float, hi: float) -> str:
+    """iROAS with its interval: "3.02× (1.10× to 5.20×)", minus signs typeset."""
+    def one(x: float) -> str:
+        return "—" if pd.isna(x) else ("∞" if math.isinf(x) else f"{x:.2f}×").replace("-", "−")
+    return f"{one(v)} ({one(lo)} to {one(hi)})"
+
+
 def _pct_interval(low: float, high: float) -> str:
     return format_interval(low, high, "percent").replace(" to ", "–")
 
@@ -109,8 +116,7 @@ class IncrementalityResults:
                 text += (f"; cost per incremental conversion "
                          f"{self._money(row['cost_per_incremental'])} ({cpi_ci})")
         if pd.notna(row["iroas"]):
-            text += (f"; iROAS {row['iroas']:.2f}× ({row['iroas_ci_low']:.2f}× to "
-                     f"{row['iroas_ci_high']:.2f}×)")
+            text += f"; iROAS {_times(row['iroas'], row['iroas_ci_low'], row['iroas_ci_high'])}"
         return text + "."
 
     def decision(self) -> pd.DataFrame:
@@ -362,12 +368,13 @@ class IncrementalityResults:
                 for v, lo, hi in zip(t["effect_on_reached"], t["reached_ci_low"],
                                      t["reached_ci_high"], strict=True)],
             "cost per incremental": [
-                "—" if pd.isna(v) else ("no increment" if math.isinf(v) else
-                f"{format_value(v, 'money', currency=cur)} "
-                f"({format_interval(lo, hi, 'money', currency=cur)})")
+                "—" if pd.isna(v) else (
+                    f"no increment (at least {format_value(lo, 'money', currency=cur)})"
+                    if math.isinf(v) else f"{format_value(v, 'money', currency=cur)} "
+                    f"({format_interval(lo, hi, 'money', currency=cur)})")
                 for v, lo, hi in zip(t["cost_per_incremental"], t["cpi_ci_low"],
                                      t["cpi_ci_high"], strict=True)],
-            "iROAS": ["—" if pd.isna(v) else f"{v:.2f}× ({lo:.2f}× to {hi:.2f}×)"
+            "iROAS": ["—" if pd.isna(v) else _times(v, lo, hi)
                       for v, lo, hi in zip(t["iroas"], t["iroas_ci_low"], t["iroas_ci_high"],
                                            strict=True)],
             "decision": self.decision()["decision"].to_numpy(),

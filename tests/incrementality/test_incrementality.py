@@ -156,3 +156,38 @@ def test_bad_input_in_words(leads):
         abtest.incrementality(bad)
     with pytest.raises(ValueError, match="correction"):
         abtest.incrementality(leads, correction="holm")
+
+
+def _immature_leads(seed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leads entering over 60 days, cut at day 70 (30% inside their 28-day window)."""
+    rng = np.random.default_rng(seed)
+    n = 20000
+    arm = rng.choice(["holdout", "rt"], n, p=[0.3, 0.7])
+    p = np.where(arm == "rt", 0.15, 0.10)
+    delay = np.where(rng.random(n) < p, rng.exponential(10, n), np.inf)
+    age = 70 - rng.uniform(0, 60, n)
+    final = pd.DataFrame({"arm": arm, "converted": (delay < 28).astype(int)})
+    seen = delay < np.minimum(age, 28)
+    now = pd.DataFrame({"arm": arm, "converted": seen.astype(int), "age_days": age,
+                        "conversion_day": np.where(seen, delay, np.nan)})
+    return now, final
+
+
+def test_nowcast_recovers_the_final_increment():
+    now, final = _immature_leads()
+    full = abtest.incrementality(final).table.iloc[0]
+    cast = abtest.incrementality(now, horizon_days=28, immature="nowcast")
+    row = cast.table.iloc[0]
+    naive = abtest.incrementality(now).table.iloc[0]  # immature leads counted as non-converters
+    half = (row["incremental_ci_high"] - row["incremental_ci_low"]) / 2
+    assert abs(row["incremental_conversions"] - full["incremental_conversions"]) < half / 3
+    assert abs(naive["incremental_conversions"] - full["incremental_conversions"]) > \
+        abs(row["incremental_conversions"] - full["incremental_conversions"])
+    assert half > (full["incremental_ci_high"] - full["incremental_ci_low"]) / 2
+    assert any("nowcast" in n for n in cast.notes)
+    aside = abtest.incrementality(now, horizon_days=28)
+    assert aside.table.iloc[0]["leads"] == int(((now["arm"] == "rt") & (now["age_days"] >= 28)).sum())
+    assert any("set aside" in n for n in aside.notes)
+    with pytest.raises(DataError, match="first conversion"):
+        abtest.incrementality(now.drop(columns="conversion_day"), horizon_days=28,
+                              immature="nowcast")
