@@ -284,7 +284,7 @@ class IncrementalityResults:
 
         Each arm is a lift test of the channel from spend ``x = 0`` (the holdout) to
         ``delta_x`` = the arm's spend, with ``delta_y`` the incremental conversions (or revenue)
-        and ``sigma`` its standard error (the 95% interval's half-width / 1.96, not the family's).
+        and ``sigma`` its standard error (the interval's half-width over its critical value).
         Divide by ``periods`` when the model's channel data are per period (e.g. the test's weeks)
         — ``x``, ``delta_x``, ``delta_y`` and ``sigma`` are all scaled. Styles:
 
