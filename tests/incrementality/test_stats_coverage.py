@@ -31,6 +31,7 @@ VALUE_MU, VALUE_SIGMA = np.log(50.0), 0.6
 IMPRESSIONS_MEAN, CPM = 9.0, 8.0  # impressions per reached lead: 1 + Poisson(8)
 MEAN_VALUE = float(np.exp(VALUE_MU + VALUE_SIGMA**2 / 2))
 MEAN_SPEND_REACHED = IMPRESSIONS_MEAN * CPM / 1000
+BUDGET = 250.0  # the fixed-budget variant: spend per treated arm
 
 
 def _draw(rng: np.random.Generator, reps: int, share: np.ndarray):
@@ -59,7 +60,13 @@ def replications():
         parts.append((unit_moments(treated), unit_moments(control)))
     cat = [np.concatenate([p[i][j] for p in parts]) for i in range(2) for j in range(3)]
     res = incrementality_arrays(*cat, alpha=0.05)
-    return res, share, N - int(N * HOLDOUT)
+    # the same leads with a fixed budget per arm (a mapping arm -> spend): a constant column
+    n_t = N - int(N * HOLDOUT)
+    mean_t, cov_t = cat[1].copy(), cat[2].copy()
+    mean_t[:, 3] = BUDGET / n_t
+    cov_t[:, 3, :] = cov_t[:, :, 3] = 0.0
+    fixed = incrementality_arrays(cat[0], mean_t, cov_t, *cat[3:], alpha=0.05)
+    return res, share, n_t, fixed
 
 
 def _coverage(low, high, truth) -> float:
@@ -67,13 +74,17 @@ def _coverage(low, high, truth) -> float:
 
 
 def test_interval_coverage_94_to_96(replications):
-    res, share, n_t = replications
+    res, share, n_t, fixed = replications
     cover = {
         "incremental_conversions": _coverage(res.incremental_low, res.incremental_high,
                                              n_t * share * TAU),
         "effect_on_reached": _coverage(res.reached_low, res.reached_high, TAU),
         "cost_per_incremental": _coverage(res.cpi_low, res.cpi_high, MEAN_SPEND_REACHED / TAU),
         "iroas": _coverage(res.iroas_low, res.iroas_high, TAU * MEAN_VALUE / MEAN_SPEND_REACHED),
+        "cost_per_incremental (fixed budget)": _coverage(fixed.cpi_low, fixed.cpi_high,
+                                                         BUDGET / (n_t * share * TAU)),
+        "iroas (fixed budget)": _coverage(fixed.iroas_low, fixed.iroas_high,
+                                          n_t * share * TAU * MEAN_VALUE / BUDGET),
     }
     print({k: round(v, 4) for k, v in cover.items()})
     for name, c in cover.items():
@@ -81,7 +92,8 @@ def test_interval_coverage_94_to_96(replications):
 
 
 def test_cost_interval_open_exactly_when_increment_interval_contains_zero(replications):
-    res, _, _ = replications
+    res, _, _, fixed = replications
+    np.testing.assert_array_equal(fixed.cpi_open, res.cpi_open)
     contains_zero = (res.incremental_low <= 0) & (res.incremental_high >= 0)
     assert 0.05 < contains_zero.mean() < 0.5  # both cases occur in this design
     np.testing.assert_array_equal(res.cpi_open, contains_zero)
@@ -90,7 +102,7 @@ def test_cost_interval_open_exactly_when_increment_interval_contains_zero(replic
 
 
 def test_point_estimates_unbiased(replications):
-    res, share, n_t = replications
+    res, share, n_t, _ = replications
     se = res.incremental.std() / np.sqrt(REPS)
     assert abs(np.mean(res.incremental - n_t * share * TAU)) < 4 * se
     assert abs(np.mean(res.effect_on_reached) - TAU) < 4 * res.effect_on_reached.std() / np.sqrt(REPS)
