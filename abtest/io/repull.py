@@ -91,13 +91,15 @@ def flag_provisional(
     *,
     window_days: int = 7,
     data_end: str | pd.Timestamp | None = None,
+    report: ReadReport | None = None,
 ) -> pd.DataFrame:
     """Add ``provisional``: the day is within ``window_days`` of the export's last day.
 
     The platform credits a conversion to the day of the click or view for up to the attribution
     window (TikTok's default 7-day click), so the last ``window_days`` days still gain
     conversions after the export; treat their attributed conversions and cost per conversion as
-    provisional. ``data_end`` defaults to the export's last date.
+    provisional. ``data_end`` defaults to the export's last date. With ``report`` (the
+    loader's read report) the provisional days are added to its notes.
     """
     if "date" not in ads:
         raise DataError("the ad export has no date column", column="date",
@@ -108,7 +110,12 @@ def flag_provisional(
     end = pd.Timestamp(data_end) if data_end is not None else dates.max()
     if end.tzinfo is not None and dates.dt.tz is None:
         end = end.tz_localize(None)
-    return ads.assign(provisional=(end - dates).dt.days < window_days)
+    out = ads.assign(provisional=(end - dates).dt.days < window_days)
+    if report is not None:
+        note = provisional_note(out, window_days=window_days)
+        if note:
+            report.notes.append(note)
+    return out
 
 
 def read_repulls(paths: Sequence[str | Path], **options: Any) -> tuple[pd.DataFrame, ReadReport]:

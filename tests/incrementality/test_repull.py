@@ -60,3 +60,19 @@ def test_provisional_note_counts_the_recent_attributed_conversions():
     assert note.startswith("Provisional: 2026-09-14 to 2026-09-20")
     assert "21 of the 60 attributed conversions" in note
     assert provisional_note(ads, window_days=0) == ""
+
+
+def test_read_repulls_of_the_same_export_keeps_one_copy(demo_data):
+
+    from abtest.io import ReadReport, read_ads_manager
+    from abtest.io.repull import read_repulls
+
+    src = demo_data / "gap" / "ads_manager.csv"
+    single = read_ads_manager(src)
+    merged, report = read_repulls([src, src])
+    assert len(merged) == len(single)
+    assert report.rows_set_aside == len(single)
+    assert merged["conversions"].sum() == single["conversions"].sum()
+    rep = ReadReport(file=str(src), format="ads_manager")
+    flag_provisional(single, window_days=7, report=rep)
+    assert rep.notes and rep.notes[0].startswith("Provisional:")
