@@ -63,7 +63,6 @@ def test_provisional_note_counts_the_recent_attributed_conversions():
 
 
 def test_read_repulls_of_the_same_export_keeps_one_copy(demo_data):
-
     from abtest.io import ReadReport, read_ads_manager
     from abtest.io.repull import read_repulls
 
