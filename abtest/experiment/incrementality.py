@@ -63,6 +63,25 @@ def _read(data: Any) -> pd.DataFrame:
     raise ValueError(f"data must be a DataFrame or a CSV/parquet path, got {type(data).__name__}")
 
 
+def _read_folder(folder: Path, horizon_days: int | None,
+                 conversion_events: str | tuple[str, ...]) -> pd.DataFrame:
+    """An experiment folder (``events.ndjson`` + ``assignments.csv``) -> one row per lead."""
+    from abtest.experiment.immature import lead_windows
+    from abtest.io import read_events, read_table
+    from abtest.schema import ASSIGNMENTS
+
+    if horizon_days is None:
+        raise ValueError("reading events + assignments needs horizon_days (the conversion "
+                         "window after each lead's entry)")
+    for name in ("events.ndjson", "assignments.csv"):
+        if not (folder / name).is_file():
+            raise DataError(f"{name} not found in {folder}", file=folder / name,
+                            expected="an experiment folder with events.ndjson and assignments.csv")
+    return lead_windows(read_events(folder / "events.ndjson"),
+                        read_table(folder / "assignments.csv", ASSIGNMENTS),
+                        horizon_days=horizon_days, conversion_events=conversion_events)
+
+
 def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     if column not in frame:
         raise DataError(f"the lead table has no {what} column {column!r} "
@@ -342,6 +361,7 @@ def incrementality(
     immature: Literal["set_aside", "nowcast"] = "set_aside",
     age_days: str = "age_days",
     conversion_day: str = "conversion_day",
+    conversion_events: str | tuple[str, ...] = ("Purchase",),
     alpha: float = 0.05,
     correction: Literal["bonferroni", "none"] = "bonferroni",
     channel: str = "tiktok_retargeting",
@@ -350,6 +370,11 @@ def incrementality(
     currency: str = "",
 ) -> IncrementalityResults:
     """What each retargeted arm caused against the holdout, on one row per lead.
+
+    ``data``: a lead table (DataFrame, CSV/parquet path) or an experiment folder holding
+    ``events.ndjson`` + ``assignments.csv`` (read with
+    :func:`abtest.experiment.immature.lead_windows` at ``horizon_days``, conversions =
+    ``conversion_events``).
 
     ``spend`` / ``reached`` / ``attributed`` are each a column of the lead table, or a mapping
     arm -> value (keys ``(arm, segment)`` for segment rows); with ``ads`` (an ``ad_stats`` table
@@ -376,7 +401,10 @@ def incrementality(
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     if immature not in ("set_aside", "nowcast"):
         raise ValueError(f"immature must be 'set_aside' or 'nowcast', got {immature!r}")
-    frame = _read(data)
+    if isinstance(data, (str, Path)) and Path(data).is_dir():
+        frame = _read_folder(Path(data), horizon_days, conversion_events)
+    else:
+        frame = _read(data)
     notes: list[str] = []
     nowcast = None
     if horizon_days is not None:

@@ -97,3 +97,15 @@ def test_report_headline_matches_its_table(demo_batch):
     assert side["headline"]["effect"] == pytest.approx(best["incremental_conversions"])
     assert side["headline"]["ci_low"] == pytest.approx(best["incremental_ci_low"])
     assert side["decision"].startswith(side["extra"]["incrementality"]["headline"])
+
+
+def test_folder_of_events_and_assignments_gives_the_same_table(demo, demo_data):
+    res, _, _ = demo
+    from abtest.stories import load_ad_stats
+
+    folder = demo_data / "gap"
+    again = abtest.incrementality(folder, revenue="revenue", ads=load_ad_stats(folder).frame,
+                                  segment="segment", horizon_days=35, immature="nowcast")
+    pd.testing.assert_frame_equal(again.table, res.table)
+    with pytest.raises(ValueError, match="horizon_days"):
+        abtest.incrementality(folder)
