@@ -45,6 +45,10 @@ def _times(v: float, lo: float, hi: float) -> str:
     return f"{one(v)} ({one(lo)} to {one(hi)})"
 
 
+def _pct0(v: float) -> str:
+    return f"{v:.0%}".replace("-", "−")
+
+
 def _pct_interval(low: float, high: float) -> str:
     return format_interval(low, high, "percent").replace(" to ", "–")
 
@@ -99,12 +103,13 @@ class IncrementalityResults:
         who = row["arm"] if row["segment"] == ALL else f"{row['arm']} ({row['segment']} leads)"
         inc = float(row["incremental_conversions"])
         lo, hi = float(row["incremental_ci_low"]), float(row["incremental_ci_high"])
-        caused = f"the ads caused about {inc:,.0f} ({level} CI {lo:,.0f} to {hi:,.0f})"
+        caused = (f"the ads caused about {inc:,.0f} ({level} CI {lo:,.0f} to {hi:,.0f})"
+                  .replace("-", "−"))
         att = row["attributed_conversions"]
         if pd.notna(att) and att > 0:
             factor = _pct_interval(row["factor_ci_low"], row["factor_ci_high"])
             text = (f"{who}: {self.platform} credits {att:,.0f} conversions; the ads caused about "
-                    f"{inc:,.0f} ({row['incrementality_factor']:.0%}, {level} CI {factor})")
+                    f"{inc:,.0f} ({_pct0(row['incrementality_factor'])}, {level} CI {factor})")
         else:
             text = f"{who}: {caused}"
         if pd.notna(row["cost_per_incremental"]):
@@ -359,7 +364,7 @@ class IncrementalityResults:
                 for v, lo, hi in zip(t["incremental_conversions"], t["incremental_ci_low"],
                                      t["incremental_ci_high"], strict=True)],
             "caused ÷ credited": [
-                "—" if pd.isna(f) else f"{f:.0%} ({_pct_interval(lo, hi)})"
+                "—" if pd.isna(f) else f"{_pct0(f)} ({_pct_interval(lo, hi)})"
                 for f, lo, hi in zip(t["incrementality_factor"], t["factor_ci_low"],
                                      t["factor_ci_high"], strict=True)],
             "effect on the reached": [
