@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from abtest.html import escape_html, format_interval, format_value, frame_html
+from abtest.display import escape_html, format_interval, format_value, frame_html
 
 __all__ = ["IncrementalityResults"]
 
@@ -220,7 +220,7 @@ class IncrementalityResults:
         return pooled.loc[pooled["incremental_conversions"].astype(float).idxmax()]
 
     def headline_fields(self) -> dict[str, Any]:
-        """Fields of a report headline (``abtest.headline.Headline``) for :meth:`best_row`:
+        """Fields of a report headline (``abtest.report.headline.Headline``) for :meth:`best_row`:
         the decision banner, the arm's incremental conversions with its interval and p-value."""
         r = self.best_row()
         level = f"{float(r['ci_level']) * 100:.4g}%"

@@ -18,8 +18,8 @@ from abtest.experiment.immature import lead_windows
 @pytest.fixture(scope="module")
 def demo(demo_data):
     from abtest.io import read_events, read_table
+    from abtest.prepare import load_ad_stats
     from abtest.schema import ASSIGNMENTS
-    from abtest.stories import load_ad_stats
 
     folder = demo_data / "gap"
     leads = lead_windows(read_events(folder / "events.ndjson"),
@@ -101,7 +101,7 @@ def test_report_headline_matches_its_table(demo_batch):
 
 def test_folder_of_events_and_assignments_gives_the_same_table(demo, demo_data):
     res, _, _ = demo
-    from abtest.stories import load_ad_stats
+    from abtest.prepare import load_ad_stats
 
     folder = demo_data / "gap"
     again = abtest.incrementality(folder, revenue="revenue", ads=load_ad_stats(folder).frame,
