@@ -62,6 +62,13 @@ def fieller_ratio(
     ``A theta^2 - 2 B theta + C <= 0`` with ``A = D^2 - q^2 v_D``, ``B = N D - q^2 c``,
     ``C = N^2 - q^2 v_N`` (Fieller 1954, eq. 5). ``A > 0`` (D's own interval excludes 0) gives
     a bounded interval; otherwise the set is unbounded: a complement of two rays or the line.
+
+    >>> fs = fieller_ratio(10.0, 2.0, 1.0, 0.1, 0.0, 1.96)   # D = 2 is clearly away from 0
+    >>> int(fs.kind), round(float(fs.low), 2), round(float(fs.high), 2)
+    (0, 3.53, 7.53)
+    >>> fs = fieller_ratio(10.0, 0.5, 1.0, 0.1, 0.0, 1.96)   # D's interval contains 0
+    >>> int(fs.kind), round(float(fs.high), 2)   # everything outside (-83.16, 8.62)
+    (1, 8.62)
     """
     n, d, vn, vd, c, q = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in
                                                (num, den, var_num, var_den, cov, critical)))
