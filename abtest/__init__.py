@@ -17,8 +17,9 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 if TYPE_CHECKING:
     from abtest.experiment import Experiment, ExperimentResults
+    from abtest.experiment.incrementality import incrementality
 
-__all__ = ["Experiment", "ExperimentResults", "__version__"]
+__all__ = ["Experiment", "ExperimentResults", "__version__", "incrementality"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +28,8 @@ def __getattr__(name: str) -> Any:
         from abtest import experiment
 
         return getattr(experiment, name)
+    if name == "incrementality":
+        from abtest.experiment.incrementality import incrementality
+
+        return incrementality
     raise AttributeError(f"module 'abtest' has no attribute {name!r}")

@@ -92,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--arms", type=_positive_int, default=2, help="number of arms incl. control (default 2)")
     plan.add_argument("--daily-leads", type=_positive_float, default=None,
                       help="leads entering the test per day (all arms) to compute a duration")
+    plan.add_argument("--audience", type=_positive_int, default=None,
+                      help="leads in a holdout test: print the precision of the cost per "
+                      "incremental conversion by holdout share (--mde = lift on the reached)")
+    plan.add_argument("--reached-share", type=float, default=1.0,
+                      help="share of retargeted leads the ads reach (default 1)")
+    plan.add_argument("--holdout-shares", default="0.05,0.1,0.2,0.3",
+                      help="holdout shares to compare (default 0.05,0.1,0.2,0.3)")
+    plan.add_argument("--target-precision", type=_positive_float, default=None,
+                      help="relative precision wanted for the cost per incremental, e.g. 0.3")
 
     sim = sub.add_parser(
         "simulate", help="write a simulated world (exports, events, assignments, truth)",
@@ -152,7 +161,37 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.daily_leads:
         days = float(planning.test_duration_days(n, args.daily_leads / args.arms))
         print(f"duration: {days:.1f} days at {args.daily_leads:,.0f} leads per day")
+    if args.audience:
+        _print_holdout_plan(args)
     return 0
+
+
+def _print_holdout_plan(args: argparse.Namespace) -> None:
+    import math
+
+    from abtest.stats import planning
+
+    try:
+        shares = [float(x) for x in args.holdout_shares.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"abtest: error: --holdout-shares must be numbers, got "
+                         f"{args.holdout_shares!r}") from None
+    lift = args.mde if not args.absolute else args.mde / args.baseline
+    kw = {"reached_share": args.reached_share, "alpha": args.alpha}
+    print(f"holdout test on {args.audience:,} leads, {args.reached_share:.0%} reached, "
+          f"lift {lift:+.0%} on the reached: cost per incremental conversion")
+    for h in shares:
+        r = planning.holdout_precision(args.audience, args.baseline, lift, h, **kw)
+        high = "no upper bound" if not math.isfinite(float(r.cpi_high)) else f"{float(r.cpi_high):+.0%}"
+        print(f"  {h:.0%} holdout ({float(r.holdout_leads):,.0f} leads): "
+              f"±{float(r.cpi_precision):.0%} (Fieller {float(r.cpi_low):+.0%} / {high})")
+    if args.target_precision:
+        h = planning.holdout_for_precision(args.target_precision, args.audience, args.baseline,
+                                           lift, **kw)
+        if math.isnan(h):
+            print(f"no holdout reaches ±{args.target_precision:.0%} with this audience")
+        else:
+            print(f"holdout for ±{args.target_precision:.0%}: {h:.1%} of the audience")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

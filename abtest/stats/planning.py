@@ -2,7 +2,8 @@
 
 Normal-approximation formulas for proportions and for mean/ratio metrics (from a per-unit
 variance, e.g. the delta-method variance of a ratio), with a Bonferroni split of alpha over
-the ``arms - 1`` comparisons with control, and power by simulation for anything else.
+the ``arms - 1`` comparisons with control, power by simulation for anything else, and the
+precision of a holdout's cost per incremental conversion by holdout share.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from scipy import special
 from abtest.stats._arrays import Alternative, FloatArray, as_float, check_alpha, check_alternative
 
 __all__ = [
+    "HoldoutPrecision",
     "SimulatedPower",
+    "holdout_for_precision",
+    "holdout_precision",
     "minimum_detectable_effect",
     "plan_table",
     "power",
@@ -318,3 +322,102 @@ def power_curves(
         frames.append(pd.DataFrame({"effect": f"{lift:+.0%}", "relative_lift": float(lift),
                                     "n_per_arm": n, "power": p}))
     return pd.concat(frames, ignore_index=True)
+
+
+class HoldoutPrecision(NamedTuple):
+    """Precision of a holdout read-out per holdout share (arrays broadcast over the inputs).
+
+    ``cpi_precision`` is the relative half-width of the cost-per-incremental interval by the
+    delta method, ``z · se(d) / d`` ("±30%"); ``cpi_low`` / ``cpi_high`` are Fieller's relative
+    bounds ``d / (d + z se) - 1`` and ``d / (d - z se) - 1`` (``inf`` when the increment's
+    interval would reach 0: no upper bound).
+    """
+
+    holdout_share: FloatArray
+    holdout_leads: FloatArray
+    treated_leads: FloatArray
+    increment_per_lead: FloatArray
+    std_error: FloatArray
+    incremental_conversions: FloatArray
+    cpi_precision: FloatArray
+    cpi_low: FloatArray
+    cpi_high: FloatArray
+
+
+def _holdout_se(audience: FloatArray, p0: FloatArray, p1: FloatArray, h: FloatArray) -> FloatArray:
+    return np.sqrt(p1 * (1 - p1) / (audience * (1 - h)) + p0 * (1 - p0) / (audience * h))
+
+
+def holdout_precision(
+    audience: ArrayLike,
+    baseline: ArrayLike,
+    lift: ArrayLike,
+    holdout_share: ArrayLike,
+    *,
+    reached_share: ArrayLike = 1.0,
+    alpha: float = 0.05,
+) -> HoldoutPrecision:
+    """How precisely a holdout of each share measures the cost per incremental conversion.
+
+    ``audience`` leads split into a holdout (``holdout_share``) and a retargeted arm;
+    ``baseline`` is the conversion rate without ads; ``lift`` the relative lift on the leads
+    the ads reach and ``reached_share`` the share reached, so the arm's rate is
+    ``p1 = p0 (1 + reached_share · lift)``. The spend is fixed by the budget, so the cost per
+    incremental conversion ``spend / (n_t d)`` is as precise as the increment ``d = p1 - p0``,
+    whose standard error is the unpooled two-proportion one (Fleiss et al. 2003, §4).
+    """
+    n = as_float(audience, "audience")
+    p0 = as_float(baseline, "baseline")
+    h = as_float(holdout_share, "holdout_share")
+    share = as_float(reached_share, "reached_share")
+    if np.any((h <= 0) | (h >= 1)):
+        raise ValueError("holdout_share must be strictly between 0 and 1")
+    if np.any((p0 <= 0) | (p0 >= 1)):
+        raise ValueError("baseline must be a conversion rate strictly between 0 and 1")
+    p1 = p0 * (1 + share * as_float(lift, "lift", nonnegative=False))
+    if np.any((p1 <= 0) | (p1 >= 1)) or np.any(p1 == p0):
+        raise ValueError("baseline × (1 + reached_share × lift) must be a rate in (0, 1) other "
+                         "than the baseline")
+    z = float(special.ndtri(1 - check_alpha(alpha) / 2))
+    se = _holdout_se(n, p0, p1, h)
+    d = p1 - p0
+    with np.errstate(divide="ignore"):
+        high = np.where(d - z * se > 0, d / (d - z * se) - 1, np.inf)
+    n_h = n * h
+    return HoldoutPrecision(h * np.ones_like(se), n_h * np.ones_like(se), (n - n_h) * np.ones_like(se),
+                            d * np.ones_like(se), se, d * (n - n_h), z * se / np.abs(d),
+                            d / (d + z * se) - 1, high)
+
+
+def holdout_for_precision(
+    target: float,
+    audience: float,
+    baseline: float,
+    lift: float,
+    *,
+    reached_share: float = 1.0,
+    alpha: float = 0.05,
+) -> float:
+    """The smallest holdout share whose cost-per-incremental precision (±, relative) is
+    ``target``; ``nan`` when even the best split (the one minimising the error) cannot reach it.
+    """
+    from scipy import optimize
+
+    if not target > 0:
+        raise ValueError(f"target precision must be > 0, got {target}")
+
+    def precision(h: float) -> float:
+        return float(holdout_precision(audience, baseline, lift, h, reached_share=reached_share,
+                                       alpha=alpha).cpi_precision)
+
+    p0 = baseline
+    p1 = p0 * (1 + reached_share * lift)
+    # the error is smallest at h / (1 - h) = sqrt(v0 / v1) (Neyman allocation)
+    ratio = np.sqrt(p0 * (1 - p0) / (p1 * (1 - p1)))
+    best = float(ratio / (1 + ratio))
+    if precision(best) > target:
+        return float("nan")
+    lo = 1e-6
+    if precision(lo) <= target:
+        return lo
+    return float(optimize.brentq(lambda h: precision(h) - target, lo, best, xtol=1e-6))

@@ -18,7 +18,7 @@ DEMO_PLAN = NOTEBOOKS / "plans" / "demo.yml"
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 NAMES = ["offer_test", "cta_test", "ad_format_test", "retargeting_gap_test",
-         "frequency_fatigue", "timing_simulator", "test_planner"]
+         "frequency_fatigue", "timing_simulator", "test_planner", "incrementality"]
 HEADLINE_KEYS = {"metric", "comparison", "effect", "effect_label", "effect_format", "ci_low",
                  "ci_high", "ci_shape", "interval_label", "p_value", "p_value_note",
                  "probability", "probability_label", "rows_used", "rows_set_aside", "srm",
