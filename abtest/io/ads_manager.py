@@ -11,20 +11,19 @@ set aside with a reason in the :class:`~abtest.io.errors.ReadReport`.
 
 from __future__ import annotations
 
-import io
-import re
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from abtest.errors import DataError, ReadReport, SetAside
+from abtest.io._text import decode_text, read_csv_text
 from abtest.io.aliases import ALIASES, resolve_headers
 from abtest.io.checks import check_ad_stats, fail_where
-from abtest.io.errors import DataError, ReadReport, SetAside
 from abtest.io.numbers import MISSING_PATTERN, parse_ids, parse_numbers, to_text
 from abtest.schema import AD_STATS
 
-__all__ = ["build_ad_stats", "decode_text", "parse_dates", "read_ads_manager", "read_csv_text"]
+__all__ = ["build_ad_stats", "parse_dates", "read_ads_manager"]
 
 _ID_COLUMNS = ("campaign_id", "ad_group_id", "ad_id")
 #: finest first: what ``ad_id`` falls back to when the export has no ad ID.
@@ -34,44 +33,6 @@ _MONEY = ("cost", "conversion_value")
 _REQUIRED = ("date", "impressions", "clicks", "cost")
 _TOTAL = r"^\s*(?:grand\s+)?totals?\b.*$"
 _SYMBOL = r"([$€£¥₩₹₫฿])"
-
-
-def decode_text(path: Path) -> str:
-    """File bytes -> text: UTF-8 with or without BOM; anything else is a clear DataError."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise DataError("the file is empty", file=path, expected="a header row and data rows")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
-        raise DataError(
-            "the file is UTF-16 encoded (Excel 'Unicode Text'); save it as 'CSV UTF-8'",
-            file=path, expected="UTF-8 text",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            "probably Latin-1/Windows-1252). Re-save it as 'CSV UTF-8'",
-            file=path, row=line, expected="UTF-8 text",
-        ) from None
-
-
-def read_csv_text(text: str, path: Path) -> pd.DataFrame:
-    """CSV text -> frame of strings (all cells text, blank rows kept so row numbers stay true)."""
-    first = text.splitlines()[0] if text.strip() else ""
-    sep = max([",", ";", "\t"], key=first.count)
-    try:
-        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                          skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise DataError("the file is empty", file=path, expected="a header row") from None
-    except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise DataError(f"malformed CSV: {exc}".rstrip(), file=path,
-                        row=int(m.group(1)) if m else None,
-                        expected="the same number of fields on every line") from None
-    return raw.astype("string")
 
 
 def parse_dates(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from abtest.io.errors import DataError
+from abtest.errors import DataError
 from abtest.schema import AD_STATS, ASSIGNMENTS, EVENTS, Table
 
 __all__ = ["read_table", "write_table"]

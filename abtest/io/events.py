@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abtest.io.ads_manager import decode_text, read_csv_text
+from abtest.errors import DataError, ReadReport, SetAside
+from abtest.io._text import decode_text, load_json_documents, read_csv_text
+from abtest.io.aliases import EVENT_FIELDS
 from abtest.io.checks import check_events, fail_where
-from abtest.io.errors import DataError, ReadReport, SetAside
 from abtest.io.hashing import is_hashed, looks_like_email, normalise, sha256_hex
-from abtest.io.marketing_api import load_json_documents
 from abtest.io.numbers import MISSING_PATTERN, parse_numbers, to_text
 from abtest.schema import ENGAGEMENT_EVENTS, EVENTS, PIXEL_EVENTS
 
@@ -53,29 +53,6 @@ EVENT_ALIASES: dict[str, str] = {
     "profileview": "ProfileVisit", "follows": "Follow", "likes": "Like", "comments": "Comment",
     "shares": "Share",
 }
-
-# canonical field -> candidate source columns (flattened JSON paths and CSV headers), first wins.
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "event_raw": ("event", "event_name", "event_type"),
-    "time_raw": ("event_time", "timestamp", "time", "event_timestamp", "datetime"),
-    "event_id": ("event_id",),
-    "external_id": ("user.external_id", "context.user.external_id", "external_id", "user_id",
-                    "userid"),
-    "email": ("user.email", "context.user.email", "email", "email_address", "e_mail"),
-    "phone": ("user.phone", "user.phone_number", "context.user.phone_number",
-              "context.user.phone", "phone", "phone_number"),
-    "ttclid": ("user.ttclid", "context.ad.callback", "ttclid", "callback"),
-    "value": ("properties.value", "value", "revenue"),
-    "currency": ("properties.currency", "currency"),
-    "order_id": ("properties.order_id", "order_id"),
-    "campaign_id": ("campaign_id", "properties.campaign_id"),
-    "ad_group_id": ("ad_group_id", "adgroup_id", "properties.adgroup_id"),
-    "ad_id": ("ad_id", "properties.ad_id"),
-    "url": ("page.url", "context.page.url", "url", "page_url"),
-    "source": ("_source", "event_source", "source"),
-    "source_id": ("_source_id", "event_source_id", "pixel_code", "source_id"),
-}
-
 
 def canonical_event(names: pd.Series) -> pd.Series:
     """Canonical event names (case/punctuation-insensitive); unknown (custom) names kept as is."""
@@ -144,13 +121,13 @@ def _from_json(path: Path) -> tuple[pd.DataFrame, pd.Series, str, str, list[str]
 def _pick(flat: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     lower = {re.sub(r"[\s\-]+", "_", str(c).strip().casefold()): c for c in flat.columns}
     cols, origin = {}, {}
-    for field, candidates in _FIELDS.items():
+    for field, candidates in EVENT_FIELDS.items():
         src = next((lower[c] for c in candidates if c in lower), None)
         if src is not None:
             cols[field] = _first_of_lists(flat[src])
             origin[field] = str(src)
     picked = pd.DataFrame(cols, index=flat.index)
-    for field in _FIELDS:
+    for field in EVENT_FIELDS:
         if field not in picked:
             picked[field] = pd.Series(pd.NA, index=flat.index, dtype="string")
     text = pd.DataFrame({c: to_text(picked[c]) for c in picked.columns})
@@ -220,7 +197,7 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
     for field, label in (("event_raw", "event"), ("time_raw", "event_time")):
         if field not in origin:
             raise DataError(f"missing required column '{label}'", file=file, column=label,
-                            expected=f"one of {', '.join(_FIELDS[field])}",
+                            expected=f"one of {', '.join(EVENT_FIELDS[field])}",
                             found=list(map(str, flat.columns))[:12])
     if not {"external_id", "email", "phone"} & set(origin):
         raise DataError("no user identifier column", file=file, column="user_id",

@@ -15,49 +15,19 @@ the page; records then go through the same builder as the Ads Manager export.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from abtest.errors import DataError, ReadReport
+from abtest.io._text import load_json_documents
 from abtest.io.ads_manager import build_ad_stats
-from abtest.io.errors import DataError, ReadReport
 
-__all__ = ["load_json_documents", "read_marketing_api"]
+__all__ = ["read_marketing_api"]
 
 _LEVELS = (("ad_id", "ad"), ("adgroup_id", "ad group"), ("campaign_id", "campaign"),
            ("advertiser_id", "advertiser"))
-
-
-def load_json_documents(path: Path) -> tuple[list[tuple[int, Any]], str]:
-    """Parse a .json file (one document) or a JSON-lines file (one document per line).
-
-    Returns ``([(line, document), ...], unit)``; unit is ``"record"`` for one document (line 1)
-    and ``"line"`` for JSON lines. Truncated or malformed JSON raises DataError with line and column.
-    """
-    from abtest.io.ads_manager import decode_text
-
-    text = decode_text(path)
-    try:
-        return [(1, json.loads(text))], "record"
-    except json.JSONDecodeError as first:
-        lines = text.splitlines()
-        if len([ln for ln in lines if ln.strip()]) < 2:
-            raise DataError(f"not valid JSON (truncated or malformed): {first.msg} at column "
-                            f"{first.colno}", file=path, row=first.lineno, row_kind="line",
-                            expected="a complete JSON document") from None
-    docs = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            docs.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON lines (truncated or malformed): {exc.msg} at column "
-                            f"{exc.colno}", file=path, row=number, row_kind="line",
-                            expected="one complete JSON object per line") from None
-    return docs, "line"
 
 
 def _is_page(doc: Any) -> bool:

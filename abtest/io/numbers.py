@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from abtest.io.errors import DataError
+from abtest.errors import DataError
 
 __all__ = ["MISSING_PATTERN", "parse_ids", "parse_numbers", "to_text"]
 
