@@ -7,12 +7,42 @@ A ``ReadReport`` says what a loader read, kept and set aside, so no row disappea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["DataError", "ReadReport", "SetAside"]
+__all__ = ["DataError", "ReadReport", "SetAside", "mask_personal"]
+
+_EMAIL = re.compile(r"([^\s@,;:'\"<>()\[\]{}])[^\s@,;:'\"<>()\[\]{}]*@([^\s@,;:'\"<>()\[\]{}]+\.\w+)")
+# A phone number as people write it: "+" and digits, or digit groups split by spaces, dots,
+# dashes or brackets. Bare digit strings are left alone: they are IDs and counts far more often.
+_PHONE = re.compile(r"(?<![\w.+])(?:\+|00)\d[\d\s().\-/]{5,}\d(?![\w])"
+                    r"|(?<![\w.])\(?\d{2,5}\)?[\s.\-]\d{2,5}[\s.\-]\d{2,5}(?:[\s.\-]\d{2,5})?(?![\w.])")
+
+
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+
+
+def _mask_phone(m: re.Match[str]) -> str:
+    text = m.group(0)
+    intl = text.startswith(("+", "00"))
+    digits = re.sub(r"\D", "", text)
+    digits = digits[2:] if text.startswith("00") else digits
+    if len(digits) < (7 if intl else 9) or (not intl and _DATE.match(text.lstrip("("))):
+        return text
+    return ("+" if intl else "") + digits[:2] + "***" + digits[-2:]
+
+
+def mask_personal(text: object) -> str:
+    """``text`` with e-mail addresses and phone numbers masked (``a***@example.com``, ``+44***58``).
+
+    Every message, note and report goes through this, so personal data never leaves a loader
+    in the clear, even when it sits in a column where nobody expected it.
+    """
+    out = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", str(text))
+    return _PHONE.sub(_mask_phone, out)
 
 
 class DataError(ValueError):
@@ -36,7 +66,7 @@ class DataError(ValueError):
         self.column = column
         self.expected = expected
         self.found = found
-        self.reason = message
+        self.reason = mask_personal(message)
         super().__init__(self._compose())
 
     def _compose(self) -> str:
@@ -52,7 +82,7 @@ class DataError(ValueError):
         if self.expected:
             text += f" (expected {self.expected}"
             text += f", found {self.found!r})" if self.found is not None else ")"
-        return text
+        return mask_personal(text)
 
 
 @dataclass(frozen=True)
@@ -102,4 +132,8 @@ class ReadReport:
             shown = ", ".join(map(str, s.rows[:10])) + (" ..." if len(s.rows) > 10 else "")
             lines.append(f"  - {len(s.rows)} row(s) set aside: {s.reason} (rows {shown})")
         lines += [f"  - note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return mask_personal("\n".join(lines))
+
+    def mask_notes(self) -> None:
+        """Mask personal data in the notes (loaders call this before returning the report)."""
+        self.notes[:] = [mask_personal(n) for n in self.notes]

@@ -58,7 +58,11 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_csv_text(text: str, path: Path) -> pd.DataFrame:
-    """CSV text -> frame of strings (all cells text, blank rows kept so row numbers stay true)."""
+    """CSV text -> frame of strings (all cells text, blank rows kept so row numbers stay true).
+
+    A row with more or fewer fields than the header (a shifted or truncated line) is refused with
+    its row number: padding it with empty cells would silently move values between columns.
+    """
     sep = sniff_delimiter(text)
     try:
         raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
@@ -70,18 +74,93 @@ def read_csv_text(text: str, path: Path) -> pd.DataFrame:
         raise DataError(f"malformed CSV: {exc}".rstrip(), file=path,
                         row=int(m.group(1)) if m else None,
                         expected="the same number of fields on every line") from None
-    return raw.astype("string")
+    raw = raw.astype("string")
+    # Missing trailing fields come back as NA (present-but-empty ones as ""); blank lines are
+    # all NA and are handled by the loaders as blank rows.
+    na = raw.isna()
+    short = (na.any(axis=1) & ~na.all(axis=1)).to_numpy()
+    if short.any():
+        pos = int(short.argmax())
+        fields = int((~na.iloc[pos]).sum())
+        raise DataError(
+            f"malformed CSV: this row has {fields} field(s) but the header has {raw.shape[1]} "
+            f"({int(short.sum())} such row(s); a truncated or shifted line)",
+            file=path, row=pos + 2, column=str(raw.columns[fields]),
+            expected="the same number of fields on every line")
+    return raw
+
+
+# Parse JSON numbers exactly: integers longer than this stay text (IDs), floats stay text
+# (amounts and times are parsed by the loaders), and absurdly long numbers are refused.
+_EXACT_INT_DIGITS = 15
+_MAX_NUMBER_DIGITS = 40
+_MAX_DEPTH = 64
+
+
+class _HugeNumber(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int | str:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_NUMBER_DIGITS:
+        raise _HugeNumber(text)
+    return int(text) if digits <= _EXACT_INT_DIGITS else text
+
+
+def _parse_float(text: str) -> str:
+    if len(text) > _MAX_NUMBER_DIGITS + 10:
+        raise _HugeNumber(text)
+    return text
+
+
+def _loads(text: str, path: Path, line: int | None, unit: str) -> Any:
+    """``json.loads`` with exact numbers, mapping structural failures to a DataError."""
+    where = {"file": path, "row": line, "row_kind": unit}
+    try:
+        doc = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                         parse_constant=str)
+    except _HugeNumber as exc:
+        pos = text.find(str(exc)[:_MAX_NUMBER_DIGITS])
+        row = line if line is not None else text.count("\n", 0, max(pos, 0)) + 1
+        raise DataError(f"a number with {len(str(exc).lstrip('-'))} digits: no TikTok id, count "
+                        "or amount is that long", **{**where, "row": row, "row_kind": "line"},
+                        expected=f"at most {_MAX_NUMBER_DIGITS} digits",
+                        found=str(exc)[:20] + "...") from None
+    except RecursionError:
+        raise DataError("the JSON is nested too deeply to be a TikTok file", **where,
+                        expected=f"at most {_MAX_DEPTH} levels of nesting") from None
+    _check_depth(doc, path, line, unit)
+    return doc
+
+
+def _check_depth(doc: Any, path: Path, line: int | None, unit: str) -> None:
+    stack = [(doc, 1, 1)]
+    while stack:
+        node, depth, record = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise DataError("the JSON is nested too deeply to be a TikTok file", file=path,
+                            row=line if line is not None else record,
+                            row_kind=unit if line is not None else "record",
+                            expected=f"at most {_MAX_DEPTH} levels of nesting")
+        if isinstance(node, dict):
+            stack += [(v, depth + 1, record) for v in node.values() if isinstance(v, dict | list)]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1, record if depth > 1 else i)
+                      for i, v in enumerate(node, 1) if isinstance(v, dict | list)]
 
 
 def load_json_documents(path: Path) -> tuple[list[tuple[int, Any]], str]:
     """Parse a .json file (one document) or a JSON-lines file (one document per line).
 
     Returns ``([(line, document), ...], unit)``; unit is ``"record"`` for one document (line 1)
-    and ``"line"`` for JSON lines. Truncated or malformed JSON raises DataError with line and column.
+    and ``"line"`` for JSON lines. Truncated or malformed JSON raises DataError with line and
+    column. Integers longer than 15 digits (TikTok ids) and all decimals come back as their exact
+    text, never as floats; NaN / Infinity come back as text for the loaders to refuse.
     """
     text = decode_text(path)
     try:
-        return [(1, json.loads(text))], "record"
+        return [(1, _loads(text, path, None, "record"))], "record"
     except json.JSONDecodeError as first:
         lines = text.splitlines()
         if len([ln for ln in lines if ln.strip()]) < 2:
@@ -93,7 +172,7 @@ def load_json_documents(path: Path) -> tuple[list[tuple[int, Any]], str]:
         if not line.strip():
             continue
         try:
-            docs.append((number, json.loads(line)))
+            docs.append((number, _loads(line, path, number, "line")))
         except json.JSONDecodeError as exc:
             raise DataError(f"not valid JSON lines (truncated or malformed): {exc.msg} at column "
                             f"{exc.colno}", file=path, row=number, row_kind="line",

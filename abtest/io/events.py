@@ -29,8 +29,22 @@ from abtest.errors import DataError, ReadReport, SetAside
 from abtest.io._text import decode_text, load_json_documents, read_csv_text
 from abtest.io.aliases import EVENT_FIELDS
 from abtest.io.checks import check_events, fail_where
-from abtest.io.hashing import is_hashed, looks_like_email, normalise, sha256_hex
-from abtest.io.numbers import MISSING_PATTERN, parse_numbers, to_text
+from abtest.io.hashing import (
+    hash_personal_ids,
+    is_hashed,
+    looks_like_email,
+    normalise,
+    sha256_hex,
+)
+from abtest.io.numbers import (
+    MISSING_PATTERN,
+    cell_currency,
+    currency_agrees,
+    parse_ids,
+    parse_numbers,
+    to_text,
+)
+from abtest.io.times import parse_timestamps
 from abtest.schema import ENGAGEMENT_EVENTS, EVENTS, PIXEL_EVENTS
 
 __all__ = ["EVENT_ALIASES", "canonical_event", "read_events"]
@@ -135,27 +149,6 @@ def _pick(flat: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return text.mask(missing.astype(bool)), origin
 
 
-def _timestamps(text: pd.Series, *, kw: dict, column: str, notes: list[str]) -> pd.Series:
-    numeric = text.str.fullmatch(r"\d+(?:\.\d+)?").fillna(False)
-    secs = pd.to_numeric(text.where(numeric), errors="coerce")
-    ms = secs > 1e11
-    if ms.any():
-        notes.append(f"{int(ms.sum())} event_time value(s) in milliseconds converted")
-    secs = secs.where(~ms, secs / 1000)
-    unix = pd.to_datetime(secs, unit="s", utc=True)
-    naive = ~numeric & text.notna() & ~text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$",
-                                                         regex=True).fillna(False)
-    if naive.any():
-        notes.append(f"{int(naive.sum())} timestamp(s) without a time zone read as UTC")
-    iso = pd.to_datetime(text.where(~numeric), format="ISO8601", utc=True, errors="coerce")
-    out = unix.where(numeric, iso)
-    fail_where(text.isna(), "missing event time", column=column,
-               expected="Unix seconds (2.0) or an ISO 8601 timestamp (1.0 / CSV)", **kw)
-    fail_where(out.isna(), "not a timestamp", column=column, found=text,
-               expected="Unix seconds (2.0) or an ISO 8601 timestamp (1.0 / CSV)", **kw)
-    return out.astype("datetime64[ns, UTC]")
-
-
 def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
               notes: list[str]) -> pd.Series:
     hashed: dict[str, pd.Series] = {}
@@ -172,6 +165,16 @@ def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
         if field == "email":
             fail_where(raw & ~looks_like_email(s), "not an e-mail address", column=col,
                        expected="name@domain or its SHA-256 digest", **kw)
+        personal = pd.Series(False, index=s.index)
+        if field == "external_id":
+            # an e-mail or phone number used as the user id is personal data all the same
+            personal_hashed, personal = hash_personal_ids(s, column=col, notes=notes,
+                                                          hash_pii=hash_pii)
+            fail_where(personal & (not hash_pii), "e-mail address or phone number (personal "
+                       "data) in the user id column of a file read with hash_pii=False; hash "
+                       "it first or read with hash_pii=True", column=col,
+                       expected="an opaque id or a SHA-256 hex digest", **kw)
+            raw &= ~personal
         norm = normalise(s.where(raw), field)
         if field == "phone":
             fail_where(raw & norm.isna(), "phone number not in E.164 form (country code missing?)",
@@ -182,6 +185,7 @@ def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
                 notes.append("external ids kept unhashed (hash_pii=False)")
         else:
             done = s.where(~raw, sha256_hex(norm))
+            done = done.where(~personal, personal_hashed) if personal.any() else done
             if raw.any():
                 notes.append(f"{int(raw.sum())} raw {field} value(s) normalised and SHA-256 hashed")
         hashed[field] = done.str.lower() if field != "external_id" or hash_pii else done
@@ -207,20 +211,29 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
     fail_where(text["event_raw"].isna(), "missing event name", column=origin["event_raw"],
                expected="an event name such as Purchase", **kw)
     out = pd.DataFrame(index=text.index)
-    out["timestamp"] = _timestamps(text["time_raw"], kw=kw, column=origin["time_raw"],
-                                   notes=rep.notes)
-    out["event_raw"] = text["event_raw"]
+    out["timestamp"] = parse_timestamps(text["time_raw"], column=origin["time_raw"],
+                                        notes=rep.notes, **kw)
+    out["event_raw"] = _masked(text["event_raw"], origin["event_raw"], rep.notes)
     out["event"] = canonical_event(text["event_raw"])
     custom = sorted(set(out.loc[~out["event"].isin(list(EVENT_ALIASES.values())), "event"]))
     if custom:
         rep.notes.append(f"custom (non-standard) event names kept as is: {', '.join(custom)}")
     out["user_id"] = _hash_ids(text, origin, hash_pii=hash_pii, kw=kw, notes=rep.notes)
-    out["value"] = parse_numbers(text["value"], kind="money", column=origin.get("value", "value"),
-                                 **kw)
-    out["currency"] = text["currency"].str.upper()
-    for col in ("event_id", "order_id", "campaign_id", "ad_group_id", "ad_id", "source"):
-        out[col] = text[col]
-    out["ttclid"] = text["ttclid"].fillna(text["url"].str.extract(r"[?&]ttclid=([^&#]+)")[0])
+    value_col = origin.get("value", "value")
+    out["value"] = parse_numbers(text["value"], kind="money", column=value_col, **kw)
+    out["currency"] = _event_currency(text, origin, value_col, kw=kw, notes=rep.notes)
+    for col in ("event_id", "order_id", "campaign_id", "ad_group_id", "ad_id", "ttclid"):
+        label = origin.get(col, col)
+        ids, personal = hash_personal_ids(text[col], column=label, notes=rep.notes,
+                                          hash_pii=hash_pii)
+        fail_where(personal & (not hash_pii), "e-mail address or phone number (personal data) "
+                   "in an id column of a file read with hash_pii=False", column=label,
+                   expected="an id without personal data", **kw)
+        out[col] = parse_ids(ids, column=label, **kw) if col.endswith("_id") and col in (
+            "campaign_id", "ad_group_id", "ad_id") else ids
+    out["source"] = _masked(text["source"], origin.get("source", "source"), rep.notes)
+    from_url = text["url"].str.extract(r"[?&]ttclid=([^&#]+)")[0]
+    out["ttclid"] = out["ttclid"].fillna(_masked(from_url, origin.get("url", "url"), rep.notes))
     source_id = text["source_id"]
 
     no_user = out["user_id"].isna().to_numpy()
@@ -239,7 +252,46 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
                  require_hashed_ids=hash_pii)
     rep.rows_kept = len(frame)
     rep.check_balance()
+    rep.mask_notes()
     return frame, rep
+
+
+_PERSONAL = r"[^@\s/?&=]+@[^@\s/?&=]+\.\w+|\+\d[\d\s().\-]{6,}\d"
+
+
+def _masked(values: pd.Series, column: str, notes: list[str]) -> pd.Series:
+    """Free text (event names, sources, URL parts) with e-mails / phones masked, noted."""
+    personal = values.str.contains(_PERSONAL, regex=True).fillna(False)
+    if not personal.any():
+        return values
+    notes.append(f"{int(personal.sum())} value(s) in '{column}' held an e-mail or phone "
+                 "number: masked")
+    return values.where(~personal, values.str.replace(_PERSONAL, "***", regex=True))
+
+
+def _event_currency(text: pd.DataFrame, origin: dict, value_col: str, *, kw: dict,
+                    notes: list[str]) -> pd.Series:
+    """Each event's currency code; a value whose own symbol or code contradicts it is refused."""
+    label = origin.get("currency", "currency")
+    cur = text["currency"].str.strip().str.upper()
+    fail_where(cur.notna() & ~cur.str.fullmatch(r"[A-Z]{3}").fillna(False), "not a currency code",
+               column=label, expected="an ISO 4217 code such as USD", found=cur, **kw)
+    cells = cell_currency(text["value"])
+    clash = ~currency_agrees(cells, cur)
+    if clash.any():
+        fail_where(clash, f"the value says {cells[clash].iloc[0]} but the event's currency is "
+                   f"{cur[clash].iloc[0]}", column=value_col,
+                   expected=f"a value in {cur[clash].iloc[0]}", found=text["value"], **kw)
+    codes = cells.where(cells.str.len() == 3)
+    cur = cur.fillna(codes)
+    valued = text["value"].notna() & cur.isna()
+    if valued.any():
+        notes.append(f"{int(valued.sum())} event value(s) without a currency: they cannot be "
+                     "summed with other currencies")
+    if cur.dropna().nunique() > 1:
+        notes.append(f"event values in {cur.dropna().nunique()} currencies "
+                     f"({', '.join(sorted(cur.dropna().unique()))}): sum them per currency")
+    return cur
 
 
 def read_events(

@@ -62,12 +62,25 @@ def _records(docs: list[Any], path: str) -> tuple[list[dict], list[str]]:
                     file=path, row=idx, row_kind="page", expected="code 0 (OK)",
                 )
             data = doc.get("data") or {}
+            if not isinstance(data, dict):
+                raise DataError("API page whose 'data' is not an object", file=path, row=idx,
+                                row_kind="page", expected="data: {list: [...], page_info: {...}}",
+                                found=type(data).__name__)
             rows = data.get("list")
             if not isinstance(rows, list):
                 raise DataError("API page without data.list", file=path, row=idx,
                                 row_kind="page", expected="data.list[] of report rows")
-            expected_total = max(expected_total,
-                                 int((data.get("page_info") or {}).get("total_number") or 0))
+            info = data.get("page_info") or {}
+            if not isinstance(info, dict):
+                raise DataError("page_info is not an object", file=path, row=idx, row_kind="page",
+                                column="page_info", expected="{page, page_size, total_number}",
+                                found=type(info).__name__)
+            total = str(info.get("total_number") or 0)
+            if not total.isdigit():
+                raise DataError("page_info.total_number is not a whole number", file=path,
+                                row=idx, row_kind="page", column="page_info.total_number",
+                                expected="a row count such as 9", found=total[:40])
+            expected_total = max(expected_total, int(total))
             records += rows
             if data.get("total_metrics"):
                 notes.append("data.total_metrics ignored (totals are recomputed from rows)")
@@ -138,5 +151,5 @@ def read_marketing_api(
     rows = pd.Series(range(1, len(raw) + 1))
     frame, rep = build_ad_stats(raw, rows=rows, file=file, fmt="marketing_api_json",
                                 currency=currency, allow_mixed_currency=allow_mixed_currency,
-                                row_kind="record", notes=notes)
+                                row_kind="record", notes=notes, decimal=".")
     return (frame, rep) if report else frame
