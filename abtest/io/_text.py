@@ -75,17 +75,16 @@ def read_csv_text(text: str, path: Path) -> pd.DataFrame:
                         row=int(m.group(1)) if m else None,
                         expected="the same number of fields on every line") from None
     raw = raw.astype("string")
-    # Missing trailing fields come back as NA (present-but-empty ones as ""); blank lines are
-    # all NA and are handled by the loaders as blank rows.
-    na = raw.isna()
-    short = (na.any(axis=1) & ~na.all(axis=1)).to_numpy()
-    if short.any():
-        pos = int(short.argmax())
-        fields = int((~na.iloc[pos]).sum())
+    # pandas pads a short line with empty cells: count the fields of every record to refuse it.
+    widths = [len(rec) for rec in csv.reader(io.StringIO(text), delimiter=sep)]
+    header = widths[0] if widths else 0
+    short = [i for i, w in enumerate(widths[1:], start=2) if 0 < w < header]
+    if short:
+        fields = widths[short[0] - 1]
         raise DataError(
-            f"malformed CSV: this row has {fields} field(s) but the header has {raw.shape[1]} "
-            f"({int(short.sum())} such row(s); a truncated or shifted line)",
-            file=path, row=pos + 2, column=str(raw.columns[fields]),
+            f"malformed CSV: this row has {fields} field(s) but the header has {header} "
+            f"({len(short)} such row(s); a truncated or shifted line)",
+            file=path, row=short[0], column=str(raw.columns[fields]),
             expected="the same number of fields on every line")
     return raw
 

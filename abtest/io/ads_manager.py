@@ -240,7 +240,9 @@ def build_ad_stats(
         if col not in text:
             continue
         if col in _ID_COLUMNS:
-            ids, _ = hash_personal_ids(text[col], column=header_of[col], notes=rep.notes)
+            # from the raw cells: "1723765002384534504.0" must reach the ID parser as written
+            raw_ids = to_text(raw[header_of[col]], whole_floats=False)[keep].reset_index(drop=True)
+            ids, _ = hash_personal_ids(raw_ids, column=header_of[col], notes=rep.notes)
             out[col] = parse_ids(ids, column=header_of[col], **kw)
         else:
             names = text[col].mask(text[col].str.fullmatch(EMPTY_NAME).fillna(True))

@@ -84,6 +84,12 @@ def _classify(doc: Any, number: int, out: list, path: str, unit: str) -> None:
         raise DataError("unknown JSON structure", file=path, row=number, row_kind=unit,
                         expected="an Events API envelope or event object",
                         found=type(doc).__name__)
+    if "data" in doc and not isinstance(doc["data"], list) and (
+            "event_source" in doc or "event_source_id" in doc):
+        raise DataError("an Events API envelope whose 'data' is not a list of events", file=path,
+                        row=number, row_kind=unit, column="data",
+                        expected="'data': [{'event': ..., 'event_time': ...}, ...]",
+                        found=type(doc["data"]).__name__)
     if isinstance(doc.get("data"), list) and ("event_source" in doc or "event_source_id" in doc):
         out += [(number, doc.get("event_source"), doc.get("event_source_id"), e)
                 for e in doc["data"]]
@@ -132,6 +138,9 @@ def _from_json(path: Path) -> tuple[pd.DataFrame, pd.Series, str, str, list[str]
     return flat, rows, kind, fmt, []
 
 
+_ID_FIELDS = ("campaign_id", "ad_group_id", "ad_id")
+
+
 def _pick(flat: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     lower = {re.sub(r"[\s\-]+", "_", str(c).strip().casefold()): c for c in flat.columns}
     cols, origin = {}, {}
@@ -144,7 +153,8 @@ def _pick(flat: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     for field in EVENT_FIELDS:
         if field not in picked:
             picked[field] = pd.Series(pd.NA, index=flat.index, dtype="string")
-    text = pd.DataFrame({c: to_text(picked[c]) for c in picked.columns})
+    text = pd.DataFrame({c: to_text(picked[c], whole_floats=c not in _ID_FIELDS)
+                         for c in picked.columns})
     missing = text.apply(lambda s: s.str.fullmatch(MISSING_PATTERN, case=False)).fillna(True)
     return text.mask(missing.astype(bool)), origin
 

@@ -61,16 +61,19 @@ def _digit_table() -> dict[int, str]:
 _DIGITS = _digit_table()
 
 
-def to_text(series: pd.Series) -> pd.Series:
+def to_text(series: pd.Series, *, whole_floats: bool = True) -> pd.Series:
     """Cells as trimmed strings (NA stays NA); floats that are whole numbers lose their ``.0``.
 
     XLSX cells arrive as Python ints/floats/datetimes; CSV cells as text. Normalising both to text
     first lets one vectorised parser serve every format. Non-ASCII digits (Arabic-Indic ``١٢``,
     full-width ``１２``) become ASCII here, so they parse instead of reading as missing.
+    ``whole_floats=False`` keeps ``.0`` (IDs: the ID parser decides whether dropping it is safe).
     """
     out = series.astype("string").str.strip().str.replace("\ufeff", "", regex=False)
     if out.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).any():
         out = out.str.translate(_DIGITS)
+    if not whole_floats:
+        return out
     # Excel's whole floats ("4696.0") are plain integers for us.
     return out.str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
 

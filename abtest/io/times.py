@@ -93,8 +93,9 @@ def parse_dates(
                          "(days since 1899-12-30), converted")
     slash = out.isna() & text.str.fullmatch(_SLASH).fillna(False)
     if slash.any():
-        fmt = _slash_order(text.where(slash), {**where})
-        out = out.fillna(pd.to_datetime(text.where(slash), format=fmt, errors="coerce"))
+        slashed = text.where(slash).str.replace(".", "/", regex=False)
+        fmt = _slash_order(slashed, {**where})
+        out = out.fillna(pd.to_datetime(slashed, format=fmt, errors="coerce"))
     out = out.astype("datetime64[ns]")
     fail_where(out.isna() & ~missing, "not a date", expected="a date such as 2021-10-27",
                found=text, **where)
