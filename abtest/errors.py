@@ -65,7 +65,10 @@ class DataError(ValueError):
         self.row_kind = row_kind
         self.column = column
         self.expected = expected
-        self.found = found
+        # what was found is shown to people: personal data in it is masked at the source
+        self.found = (mask_personal(found) if isinstance(found, str) else
+                      [mask_personal(f) if isinstance(f, str) else f for f in found]
+                      if isinstance(found, list | tuple) else found)
         self.reason = mask_personal(message)
         super().__init__(self._compose())
 

@@ -188,7 +188,7 @@ def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
         norm = normalise(s.where(raw), field)
         if field == "phone":
             fail_where(raw & norm.isna(), "phone number not in E.164 form (country code missing?)",
-                       column=col, expected="+ country code and digits, e.g. +14155550123", **kw)
+                       column=col, expected="+ country code and number (E.164)", **kw)
         if field == "external_id" and not hash_pii:
             done = s
             if raw.any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from adversarial_cases import CASES, Case
+from private import assert_private, personal_strings
 
 from abtest.io import DataError, read_table
 
@@ -23,10 +24,14 @@ def _load(case: Case, path):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_adversarial_file(case: Case, tmp_path) -> None:
     path = case.write(tmp_path)
+    content = case.content if isinstance(case.content, str) else (
+        case.content.decode("utf-8", "ignore") if isinstance(case.content, bytes) else "")
+    secrets = personal_strings(content)
     if case.check is None:
         with pytest.raises(DataError) as info:
             _load(case, path)
         err, message = info.value, str(info.value)
+        assert_private(secrets, message, err.found, err.reason)
         assert path.name in message, message
         for needle in case.error:
             assert needle in message, (needle, message)
@@ -47,3 +52,4 @@ def test_adversarial_file(case: Case, tmp_path) -> None:
             len(s.rows) for s in rep.set_aside), str(rep)
         rep.check_balance()
     assert case.check(frame, rep)
+    assert_private(secrets, frame, rep)
