@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from abtest.errors import DataError
@@ -116,6 +117,7 @@ def _parse_float(text: str) -> str:
 def _loads(text: str, path: Path, line: int | None, unit: str) -> Any:
     """``json.loads`` with exact numbers, mapping structural failures to a DataError."""
     where = {"file": path, "row": line, "row_kind": unit}
+    _check_depth(text, path, line, unit)
     try:
         doc = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
                          parse_constant=str)
@@ -129,24 +131,25 @@ def _loads(text: str, path: Path, line: int | None, unit: str) -> Any:
     except RecursionError:
         raise DataError("the JSON is nested too deeply to be a TikTok file", **where,
                         expected=f"at most {_MAX_DEPTH} levels of nesting") from None
-    _check_depth(doc, path, line, unit)
     return doc
 
 
-def _check_depth(doc: Any, path: Path, line: int | None, unit: str) -> None:
-    stack = [(doc, 1, 1)]
-    while stack:
-        node, depth, record = stack.pop()
-        if depth > _MAX_DEPTH:
-            raise DataError("the JSON is nested too deeply to be a TikTok file", file=path,
-                            row=line if line is not None else record,
-                            row_kind=unit if line is not None else "record",
-                            expected=f"at most {_MAX_DEPTH} levels of nesting")
-        if isinstance(node, dict):
-            stack += [(v, depth + 1, record) for v in node.values() if isinstance(v, dict | list)]
-        elif isinstance(node, list):
-            stack += [(v, depth + 1, record if depth > 1 else i)
-                      for i, v in enumerate(node, 1) if isinstance(v, dict | list)]
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _check_depth(text: str, path: Path, line: int | None, unit: str) -> None:
+    """Refuse JSON nested deeper than any TikTok payload, before parsing it (no recursion)."""
+    if text.count("[") + text.count("{") <= _MAX_DEPTH:
+        return
+    bare = np.frombuffer(_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
+    step = (np.isin(bare, (ord("["), ord("{"))).astype(np.int32)
+            - np.isin(bare, (ord("]"), ord("}"))).astype(np.int32))
+    depth = np.cumsum(step)
+    if depth.size and depth.max() > _MAX_DEPTH:
+        at = int(np.argmax(depth > _MAX_DEPTH))
+        row = line if line is not None else int(np.count_nonzero(bare[:at] == ord("\n"))) + 1
+        raise DataError("the JSON is nested too deeply to be a TikTok file", file=path, row=row,
+                        row_kind="line", expected=f"at most {_MAX_DEPTH} levels of nesting")
 
 
 def load_json_documents(path: Path) -> tuple[list[tuple[int, Any]], str]:

@@ -208,8 +208,10 @@ def build_ad_stats(
     if unknown:
         rep.notes.append(f"columns not used: {', '.join(unknown)}")
 
-    text = pd.DataFrame({canon: to_text(raw[hdr]) for hdr, canon in mapping.items()})
-    all_text = pd.DataFrame({i: to_text(raw[c]) for i, c in enumerate(raw.columns)})
+    cells = [to_text(raw[c]) for c in raw.columns]
+    position = {str(c): i for i, c in enumerate(raw.columns)}
+    text = pd.DataFrame({canon: cells[position[hdr]] for hdr, canon in mapping.items()})
+    all_text = pd.DataFrame(dict(enumerate(cells)))
     blank = all_text.isna().all(axis=1) | all_text.fillna("").eq("").all(axis=1)
     kw_all = {"file": file, "rows": rows, "row_kind": row_kind}
     mark = _decimal_mark(text[~blank], header_of, decimal, rows=rows[~blank], file=file,
@@ -218,7 +220,7 @@ def build_ad_stats(
     for col in AD_STATS.names:
         if col in text and col not in _DIMENSIONS and col != "currency":
             kind = "money" if col in _MONEY else "count"
-            numbers[col] = parse_numbers(text[col].where(~blank), kind=kind,
+            numbers[col] = parse_numbers(text[col].where(~blank), kind=kind, text_ready=True,
                                          column=header_of[col], decimal=mark, **kw_all)
     total = _totals(text, numbers, blank, header_of, **kw_all)
     keep = ~(blank | total)

@@ -96,11 +96,13 @@ def _refuse(mask: pd.Series, message: str, *, text: pd.Series, expected: str, **
                         expected=expected, found=found, **where)  # type: ignore[arg-type]
 
 
+_STRIP = (r"[$€£¥₩₹₫฿\u00a0\u202f ]|%$|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
+
+
 def _body(text: pd.Series) -> pd.Series:
     """Number text without currency, percent, sign or accounting brackets (for evidence)."""
-    clean = text.str.replace(_SYMBOLS, "", regex=True).str.replace(r"%$", "", regex=True)
-    clean = clean.str.replace(_CODE, "", regex=True).str.replace(r"^\((.*)\)$", r"\1", regex=True)
-    return clean.str.replace(r"^[+-]", "", regex=True)
+    clean = text.str.replace(_STRIP, "", regex=True)
+    return clean.str.replace(r"^[+-]?\(?|\)$", "", regex=True)
 
 
 _DOT_DECIMAL = (r"\d*\.\d{1,2}|\d*\.\d{4,}|\d{1,3}(?:,\d{3})+\.\d+|\d{4,}\.\d+|"
@@ -116,7 +118,12 @@ def decimal_evidence(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     ``12.50``, ``1,234.56``, ``1,234,567`` prove a decimal point; ``12,5``, ``1.234,56``,
     ``1.234.567`` a decimal comma. ``15.850`` and ``1,234`` prove nothing (either reading works).
     """
-    body = _body(to_text(series))
+    text = series if series.dtype == "string" else to_text(series)
+    marked = text.str.contains(r"[.,]", regex=True).fillna(False).astype(bool)
+    none = pd.Series(False, index=series.index)
+    if not marked.any():  # plain integers prove nothing: skip the pattern work
+        return none, none.copy()
+    body = _body(text.where(marked))
     dot = body.str.fullmatch(_DOT_DECIMAL).fillna(False).astype(bool)
     comma = body.str.fullmatch(_COMMA_DECIMAL).fillna(False).astype(bool)
     return dot, comma
@@ -147,6 +154,7 @@ def parse_numbers(
     rows: pd.Series | None = None,
     row_kind: str = "row",
     decimal: Literal[".", ","] | None = None,
+    text_ready: bool = False,
 ) -> pd.Series:
     """Parse a column of number-like text into ``Int64`` (counts) or ``Float64`` (money, rates).
 
@@ -156,10 +164,10 @@ def parse_numbers(
     en-US grouping TikTok's exports use). ``rows`` gives the row number the user sees for each
     element. Rates keep their percent value (``"1.09%"`` -> 1.09), as TikTok's API does; a ``%``
     in a count column is refused. Counts are range-checked before the integer cast and
-    money must be finite.
+    money must be finite. ``text_ready``: ``series`` already went through :func:`to_text`.
     """
     where = {"file": file, "column": column, "rows": rows, "row_kind": row_kind}
-    text = to_text(series)
+    text = series if text_ready else to_text(series)
     missing = text.isna() | text.str.fullmatch(MISSING_PATTERN, case=False).fillna(True)
     clean = text.where(~missing)
     nonfinite = clean.str.fullmatch(r"[+-]?(?:inf(?:inity)?|nan)", case=False).fillna(False)

@@ -264,7 +264,7 @@ bad("api_data_is_list.json", json.dumps({"code": 0, "message": "OK", "data": [re
     ["'data' is not an object"], 1, None)
 bad("api_list_not_list.json", json.dumps({"code": 0, "message": "OK", "data": {"list": "x"}}),
     API, ["data.list"], 1, None)
-bad("api_deep_nesting.json", "[" * 5000 + "]" * 5000, API, ["nested too deeply"], None, None)
+bad("api_deep_nesting.json", "[" * 5000 + "]" * 5000, API, ["nested too deeply"], 1, None)
 bad("api_moderate_nesting.json", json.dumps([rec(extra=json.loads("[" * 100 + "]" * 100))]), API,
     ["nested too deeply"], 1, None)
 bad("api_5000_digit_id.json", page(rec()).replace('"1714125050000001"', "9" * 5000), API,
