@@ -6,10 +6,10 @@ JSON and connector copies), ``read_events`` (Events API 2.0 / 1.0 payloads, flat
 Every bad file raises :class:`DataError` naming file, row and column.
 """
 
+from abtest.errors import DataError, ReadReport, SetAside
 from abtest.io.ads_manager import read_ads_manager
 from abtest.io.canonical import read_table, write_table
 from abtest.io.detect import read_any, sniff
-from abtest.io.errors import DataError, ReadReport, SetAside
 from abtest.io.events import read_events
 from abtest.io.marketing_api import read_marketing_api
 

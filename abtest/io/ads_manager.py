@@ -2,29 +2,42 @@
 
 The same builder (:func:`build_ad_stats`) also serves the Marketing API loader, so an export and
 an API pull of the same data give identical tables. What it does, in order: map headers through
-the one alias table, set aside blank rows and TikTok's trailing "Total of N results" row, drop
+the one alias table, decide the file's decimal mark from its own cells, set aside blank rows and
+totals rows (recognised by their shape: no date or ids, and sums that match the rows), drop
 rate columns (recomputable; noted), parse IDs as strings (repairing Excel damage only when
-lossless), dates, counts and money, fill the currency, fall back to the finest name as ``ad_id``
-when there is no ad ID, then check the structural invariants. Every row read is either kept or
-set aside with a reason in the :class:`~abtest.io.errors.ReadReport`.
+lossless; e-mails or phones in an id column are hashed), dates, counts and money, take the
+currency from the file (column, header or cells, which must agree), fall back to the finest name
+as ``ad_id`` when there is no ad ID, then check the structural invariants. Every row read is
+either kept or set aside with a reason in the :class:`~abtest.errors.ReadReport`.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
+from abtest.errors import DataError, ReadReport, SetAside
+from abtest.io._text import decode_text, read_csv_text, sniff_delimiter
 from abtest.io.aliases import ALIASES, resolve_headers
 from abtest.io.checks import check_ad_stats, fail_where
-from abtest.io.errors import DataError, ReadReport, SetAside
-from abtest.io.numbers import MISSING_PATTERN, parse_ids, parse_numbers, to_text
+from abtest.io.hashing import hash_personal_ids, mask_values
+from abtest.io.numbers import (
+    EMPTY_NAME,
+    MISSING_PATTERN,
+    cell_currency,
+    currency_agrees,
+    decimal_evidence,
+    parse_ids,
+    parse_numbers,
+    to_text,
+)
+from abtest.io.times import parse_dates
+from abtest.io.xlsx import read_xlsx
 from abtest.schema import AD_STATS
 
-__all__ = ["build_ad_stats", "decode_text", "parse_dates", "read_ads_manager", "read_csv_text"]
+__all__ = ["build_ad_stats", "parse_dates", "read_ads_manager"]
 
 _ID_COLUMNS = ("campaign_id", "ad_group_id", "ad_id")
 #: finest first: what ``ad_id`` falls back to when the export has no ad ID.
@@ -32,71 +45,127 @@ _FINEST = ("ad_id", "ad", "ad_group_id", "ad_group", "campaign_id", "campaign")
 _DIMENSIONS = ("date", "campaign_id", "campaign", "ad_group_id", "ad_group", "ad_id", "ad")
 _MONEY = ("cost", "conversion_value")
 _REQUIRED = ("date", "impressions", "clicks", "cost")
-_TOTAL = r"^\s*(?:grand\s+)?totals?\b.*$"
-_SYMBOL = r"([$€£¥₩₹₫฿])"
+_NAMES = ("campaign", "ad_group", "ad")
+_TOTAL_LABEL = r"\s*(?:grand\s+)?(?:sub)?totals?\b.*"
+#: counts a totals row must reproduce (sums of the rows) to be recognised as one.
+_SUMMED = ("impressions", "clicks", "conversions")
+_DATE_LIKE = r".*(?:\d{4}|\d{1,2}[/.\-]\d{1,2}).*"
+_PERSONAL = r"[^@\s]+@[^@\s]+\.\w+|\+\d[\d\s().\-]{6,}\d"
 
 
-def decode_text(path: Path) -> str:
-    """File bytes -> text: UTF-8 with or without BOM; anything else is a clear DataError."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise DataError("the file is empty", file=path, expected="a header row and data rows")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
-        raise DataError(
-            "the file is UTF-16 encoded (Excel 'Unicode Text'); save it as 'CSV UTF-8'",
-            file=path, expected="UTF-8 text",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            "probably Latin-1/Windows-1252). Re-save it as 'CSV UTF-8'",
-            file=path, row=line, expected="UTF-8 text",
-        ) from None
+def _decimal_mark(text: pd.DataFrame, header_of: dict[str, str], hint: str | None, *,
+                  rows: pd.Series, file: str | Path, row_kind: str,
+                  notes: list[str]) -> Literal[".", ","] | None:
+    """The file's decimal mark from its own number cells (all columns), else ``hint``."""
+    numeric = [c for c in AD_STATS.names if c in text and c not in _DIMENSIONS and c != "currency"]
+    evidence = {c: decimal_evidence(text[c]) for c in numeric}
+    dot = {c: e[0] for c, e in evidence.items()}
+    comma = {c: e[1] for c, e in evidence.items()}
+    dot_col = next((c for c in numeric if dot[c].any()), None)
+    comma_col = next((c for c in numeric if comma[c].any()), None)
+    if dot_col and comma_col:
+        example = text[dot_col][dot[dot_col].to_numpy()].iloc[0]
+        fail_where(comma[comma_col], f"decimal marks disagree: {example!r} in column "
+                   f"'{header_of[dot_col]}' has a decimal point, this cell a decimal comma",
+                   file=file, rows=rows, row_kind=row_kind, column=header_of[comma_col],
+                   expected="one decimal mark for the whole file", found=text[comma_col])
+    if comma_col or dot_col:
+        col = comma_col or dot_col
+        mark = "," if comma_col else "."
+        ev = (comma if comma_col else dot)[col]
+        if mark != (hint or "."):
+            notes.append(f"decimal mark: {'comma' if mark == ',' else 'point'} (from "
+                         f"{text[col][ev.to_numpy()].iloc[0]!r} in column '{header_of[col]}')")
+        return mark  # type: ignore[return-value]
+    if hint == ",":
+        notes.append("decimal mark: comma (the file is ';'-separated, as European exports are)")
+    return hint  # type: ignore[return-value]
 
 
-def read_csv_text(text: str, path: Path) -> pd.DataFrame:
-    """CSV text -> frame of strings (all cells text, blank rows kept so row numbers stay true)."""
-    first = text.splitlines()[0] if text.strip() else ""
-    sep = max([",", ";", "\t"], key=first.count)
-    try:
-        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                          skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise DataError("the file is empty", file=path, expected="a header row") from None
-    except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise DataError(f"malformed CSV: {exc}".rstrip(), file=path,
-                        row=int(m.group(1)) if m else None,
-                        expected="the same number of fields on every line") from None
-    return raw.astype("string")
+def _totals(text: pd.DataFrame, numbers: dict[str, pd.Series], blank: pd.Series,
+            header_of: dict[str, str], *, rows: pd.Series, file: str | Path,
+            row_kind: str) -> pd.Series:
+    """Totals rows by shape: no date and no ids or names (one label at most), sums that match."""
+    dims = [c for c in _DIMENSIONS if c in text]
+    empty = pd.DataFrame({c: text[c].fillna("").str.fullmatch(EMPTY_NAME) for c in dims})
+    filled = (~empty).sum(axis=1)
+    date_like = text["date"].str.fullmatch(_DATE_LIKE).fillna(False)
+    shape = ~blank & (filled <= 1) & ~date_like
+    if not shape.any():
+        return shape
+    data = ~blank & ~shape
+    summed = [c for c in _SUMMED if c in numbers]
+    agree = pd.Series(True, index=text.index)
+    checked = pd.Series(False, index=text.index)
+    for col in summed:
+        total = int(numbers[col][data].fillna(0).sum())
+        value = numbers[col]
+        agree &= value.isna() | (value == total)
+        checked |= value.notna()
+    agree = agree.fillna(False) & checked
+    label = pd.DataFrame({c: text[c].fillna("").str.fullmatch(_TOTAL_LABEL, case=False)
+                          for c in dims}).any(axis=1)
+    first = summed[0] if summed else "impressions"
+    fail_where(shape & label & ~agree, "a totals row whose sums do not match the rows (rows "
+               "missing, or an export filtered after the totals were computed)",
+               file=file, rows=rows, row_kind=row_kind, column=header_of.get(first),
+               expected=f"{int(numbers[first][data].fillna(0).sum()) if summed else '?'} "
+               "(the sum of the rows)", found=numbers[first] if summed else None)
+    return shape & agree
 
 
-def parse_dates(
-    text: pd.Series, *, file: str | Path | None, column: str | None, rows: pd.Series,
-    row_kind: str = "row",
-) -> pd.Series:
-    """Report days: ISO (``2021-10-27``, ``2021-10-27 00:00:00``) or ``10/27/2021`` -> naive ns."""
-    text = to_text(text)
-    missing = text.isna() | text.str.fullmatch(MISSING_PATTERN, case=False).fillna(True)
-    out = pd.to_datetime(text.where(~missing), format="ISO8601", errors="coerce")
-    slash = out.isna() & text.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}").fillna(False)
-    if slash.any():
-        first = pd.to_numeric(text[slash].str.extract(r"^(\d+)/")[0])
-        fmt = "%d/%m/%Y" if (first > 12).any() else "%m/%d/%Y"
-        out = out.where(~slash, pd.to_datetime(text.where(slash), format=fmt, errors="coerce"))
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_localize(None)
-    fail_where(out.isna() & ~missing, "not a date", file=file, rows=rows, row_kind=row_kind,
-               column=column, expected="a date such as 2021-10-27", found=text)
-    fail_where(missing, "missing date", file=file, rows=rows, row_kind=row_kind, column=column,
-               expected="a date such as 2021-10-27", found=text)
-    fail_where(out != out.dt.normalize(), "a time of day in a daily report (hourly rows are not "
-               "supported)", file=file, rows=rows, row_kind=row_kind, column=column,
-               expected="a whole day", found=text)
-    return out.astype("datetime64[ns]")
+def _currency(text: pd.DataFrame, header_of: dict[str, str],
+              header_currency: str | None, currency: str | None, allow_mixed: bool,
+              rep: ReadReport, kw: dict) -> pd.Series:
+    """One currency per row, from the column, the header, the caller or the cells; all agree."""
+    passed = currency.upper() if currency else None
+    if "currency" in text:
+        cur = text["currency"].str.upper().mask(text["currency"].str.fullmatch(MISSING_PATTERN,
+                                                                              case=False)
+                                                .fillna(True))
+        fail_where(cur.notna() & ~cur.str.fullmatch(r"[A-Z]{3}").fillna(False),
+                   "not a currency code", column=header_of["currency"],
+                   expected="an ISO 4217 code such as USD or EUR", found=cur, **kw)
+        if passed is not None:
+            fail_where(cur.notna() & (cur != passed),
+                       f"currency differs from the currency={currency!r} you passed",
+                       column=header_of["currency"], expected=passed, found=cur, **kw)
+        if header_currency is not None:
+            fail_where(cur.notna() & (cur != header_currency),
+                       f"currency differs from the header's {header_currency}",
+                       column=header_of["currency"], expected=header_currency, found=cur, **kw)
+        cur = cur.fillna(header_currency or passed or pd.NA)
+    else:
+        if header_currency and passed and header_currency != passed:
+            raise DataError(f"the header says {header_currency} but currency={currency!r} was "
+                            "passed", file=kw["file"], column=header_of["cost"],
+                            expected=passed, found=header_currency)
+        stated = header_currency or passed
+        cur = pd.Series(stated, index=text.index, dtype="string")
+    for col in ("cost", "conversion_value"):
+        if col not in text:
+            continue
+        cells = cell_currency(text[col])
+        symbols = cells.dropna()
+        if symbols.nunique() > 1 and not allow_mixed:
+            fail_where(cells.notna() & (cells != symbols.iloc[0]),
+                       "more than one currency symbol in the cost column"
+                       if col == "cost" else "more than one currency in the value column",
+                       column=header_of[col], expected=f"{symbols.iloc[0]} like the rows before",
+                       found=text[col], **kw)
+        clash = ~currency_agrees(cells, cur)
+        if clash.any():
+            fail_where(clash, f"the amount says {cells[clash].iloc[0]} but the file's currency is "
+                       f"{cur[clash].iloc[0]}", column=header_of[col],
+                       expected=f"an amount in {cur[clash].iloc[0]}", found=text[col], **kw)
+        if cur.isna().all() and symbols.size:
+            named = symbols.iloc[0]
+            if len(named) == 3:
+                cur = cur.fillna(named)
+                rep.notes.append(f"currency {named} taken from the amounts in '{header_of[col]}'")
+    if cur.isna().all():
+        rep.notes.append("no currency in the file: pass currency='USD' (etc.) to record it")
+    return cur.astype("string")
 
 
 def build_ad_stats(
@@ -109,8 +178,13 @@ def build_ad_stats(
     allow_mixed_currency: bool = False,
     row_kind: str = "row",
     notes: list[str] | None = None,
+    decimal: Literal[".", ","] | None = None,
 ) -> tuple[pd.DataFrame, ReadReport]:
-    """Text frame with original headers -> (canonical ad_stats, report). ``rows``: user-visible numbers."""
+    """Text frame with original headers -> (canonical ad_stats, report).
+
+    ``rows``: user-visible row numbers. ``decimal``: the format's own decimal mark when it has one
+    (API JSON, XLSX numbers: ``.``; a ``;``-separated CSV: ``,``), used only when no cell decides.
+    """
     rep = ReadReport(file=str(file), format=fmt, rows_read=len(raw), notes=list(notes or []))
     rows = pd.Series(rows, dtype="int64").reset_index(drop=True)
     raw = raw.reset_index(drop=True)
@@ -134,19 +208,28 @@ def build_ad_stats(
     if unknown:
         rep.notes.append(f"columns not used: {', '.join(unknown)}")
 
-    text = pd.DataFrame({canon: to_text(raw[hdr]) for hdr, canon in mapping.items()})
-    all_text = pd.DataFrame({i: to_text(raw[c]) for i, c in enumerate(raw.columns)})
+    cells = [to_text(raw[c]) for c in raw.columns]
+    position = {str(c): i for i, c in enumerate(raw.columns)}
+    text = pd.DataFrame({canon: cells[position[hdr]] for hdr, canon in mapping.items()})
+    all_text = pd.DataFrame(dict(enumerate(cells)))
     blank = all_text.isna().all(axis=1) | all_text.fillna("").eq("").all(axis=1)
-    dims = [c for c in _DIMENSIONS if c in text] + [0]
-    probe = pd.concat([text[[c for c in dims if c != 0]], all_text[[0]]], axis=1)
-    total = probe.apply(lambda s: s.str.fullmatch(_TOTAL, case=False)).fillna(False).any(axis=1)
-    total &= ~blank
+    kw_all = {"file": file, "rows": rows, "row_kind": row_kind}
+    mark = _decimal_mark(text[~blank], header_of, decimal, rows=rows[~blank], file=file,
+                         row_kind=row_kind, notes=rep.notes)
+    numbers: dict[str, pd.Series] = {}
+    for col in AD_STATS.names:
+        if col in text and col not in _DIMENSIONS and col != "currency":
+            kind = "money" if col in _MONEY else "count"
+            numbers[col] = parse_numbers(text[col].where(~blank), kind=kind, text_ready=True,
+                                         column=header_of[col], decimal=mark, **kw_all)
+    total = _totals(text, numbers, blank, header_of, **kw_all)
     keep = ~(blank | total)
     if blank.any():
         rep.set_aside.append(SetAside(tuple(rows[blank].tolist()), "blank row"))
     if total.any():
         rep.set_aside.append(SetAside(tuple(rows[total].tolist()),
-                                      "totals row (a sum over the report, not data)"))
+                                      "totals row (no date or ids, and its counts are the sums "
+                                      "of the rows: a sum over the report, not data)"))
     text, rows = text[keep].reset_index(drop=True), rows[keep].reset_index(drop=True)
     if len(text) == 0:
         raise DataError("no data rows (only a header and totals/blank rows)", file=file,
@@ -154,43 +237,27 @@ def build_ad_stats(
 
     kw = {"file": file, "rows": rows, "row_kind": row_kind}
     out = pd.DataFrame(index=text.index)
-    out["date"] = parse_dates(text["date"], column=header_of["date"], **kw)
+    out["date"] = parse_dates(text["date"], column=header_of["date"], notes=rep.notes, **kw)
     for col in _DIMENSIONS[1:]:
         if col not in text:
             continue
         if col in _ID_COLUMNS:
-            out[col] = parse_ids(text[col], column=header_of[col], **kw)
+            # from the raw cells: "1723765002384534504.0" must reach the ID parser as written
+            raw_ids = to_text(raw[header_of[col]], whole_floats=False)[keep].reset_index(drop=True)
+            ids, _ = hash_personal_ids(raw_ids, column=header_of[col], notes=rep.notes)
+            out[col] = parse_ids(ids, column=header_of[col], **kw)
         else:
-            out[col] = text[col].mask(text[col].str.fullmatch(MISSING_PATTERN).fillna(True))
-    for col in AD_STATS.names:
-        if col in text and col not in out and col != "currency":
-            kind = "money" if col in _MONEY else "count"
-            out[col] = parse_numbers(text[col], kind=kind, column=header_of[col], **kw)
-
-    # Currency: column, else "Cost (USD)" header, else the caller's; symbols must agree.
-    if "currency" in text:
-        cur = text["currency"].str.upper().mask(text["currency"].str.fullmatch(MISSING_PATTERN)
-                                                .fillna(True))
-        if currency is not None:
-            fail_where(cur.notna() & (cur != currency.upper()),
-                       f"currency differs from the currency={currency!r} you passed",
-                       column=header_of["currency"], expected=currency.upper(), found=cur, **kw)
-        out["currency"] = cur.fillna(currency.upper() if currency else pd.NA)
-    else:
-        stated = header_currency or (currency.upper() if currency else None)
-        if header_currency and currency and header_currency != currency.upper():
-            raise DataError(f"the header says {header_currency} but currency={currency!r} was "
-                            "passed", file=file, column=header_of["cost"],
-                            expected=currency.upper(), found=header_currency)
-        out["currency"] = pd.Series(stated, index=text.index, dtype="string")
-        if stated is None:
-            rep.notes.append("no currency in the file: pass currency='USD' (etc.) to record it")
-    symbols = text["cost"].str.extract(_SYMBOL)[0]
-    if symbols.dropna().nunique() > 1 and not allow_mixed_currency:
-        fail_where(symbols.notna() & (symbols != symbols.dropna().iloc[0]),
-                   "more than one currency symbol in the cost column", column=header_of["cost"],
-                   expected=f"{symbols.dropna().iloc[0]} like the rows before", found=text["cost"],
-                   **kw)
+            names = text[col].mask(text[col].str.fullmatch(EMPTY_NAME).fillna(True))
+            personal = names.str.contains(_PERSONAL, regex=True).fillna(False)
+            if personal.any():
+                names = names.where(~personal, mask_values(names))
+                rep.notes.append(f"{int(personal.sum())} name(s) in '{header_of[col]}' held an "
+                                 "e-mail or phone number: masked")
+            out[col] = names
+    for col, values in numbers.items():
+        out[col] = values[keep].reset_index(drop=True)
+    out["currency"] = _currency(text, header_of, header_currency, currency,
+                                allow_mixed_currency, rep, kw)
 
     if "ad_id" not in out:
         source = next(c for c in _FINEST if c in out)
@@ -201,45 +268,8 @@ def build_ad_stats(
     check_ad_stats(frame, allow_mixed_currency=allow_mixed_currency, labels=header_of, **kw)
     rep.rows_kept = len(frame)
     rep.check_balance()
+    rep.mask_notes()
     return frame, rep
-
-
-def _read_xlsx(path: Path, sheet: str | int | None) -> pd.DataFrame:
-    try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
-        raise DataError(f"not a readable XLSX workbook ({exc})", file=path,
-                        expected="an .xlsx file saved by Excel or TikTok Ads Manager") from None
-    with book:  # close the workbook's file handle whatever happens
-        name = book.sheet_names[0] if sheet is None else sheet
-        if isinstance(name, int):
-            if not 0 <= name < len(book.sheet_names):
-                raise DataError(f"no sheet number {name}", file=path,
-                                expected=f"one of {book.sheet_names}")
-            name = book.sheet_names[name]
-        if name not in book.sheet_names:
-            raise DataError(f"no sheet named {name!r}", file=path,
-                            expected=f"one of {book.sheet_names}")
-        try:
-            raw = pd.read_excel(book, sheet_name=name, dtype=object, header=0)
-        except ValueError as exc:
-            raise DataError(f"cannot read sheet {name!r}: {exc}", file=path) from None
-    if raw.columns.size == 0:
-        raise DataError(f"sheet {name!r} is empty", file=path, expected="a header row and data rows")
-    return pd.DataFrame({c: _xlsx_text(raw[c]) for c in raw.columns})
-
-
-def _xlsx_text(col: pd.Series) -> pd.Series:
-    """Cell values -> text. Excel stores every number as a double: a numeric cell at or above
-    2**53 may have lost digits even when it reads back as an int, so it is written in scientific
-    notation with all 17 significant digits, which the ID parser then refuses as damaged."""
-    text = to_text(col)
-    if pd.api.types.infer_dtype(col, skipna=True) in ("integer", "floating", "mixed-integer-float"):
-        num = pd.to_numeric(col, errors="coerce").astype("float64")
-        big = (num.abs() >= 2**53).to_numpy()
-        if big.any():
-            text = text.mask(big, pd.Series(num[big].map("{:.16e}".format), index=num.index[big]))
-    return text
 
 
 def read_ads_manager(
@@ -261,13 +291,15 @@ def read_ads_manager(
         raise DataError("file not found", file=path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        raw, fmt = _read_xlsx(path, sheet), "ads_manager_xlsx"
+        raw, fmt, mark = read_xlsx(path, sheet), "ads_manager_xlsx", "."
     elif suffix in (".csv", ".tsv", ".txt"):
-        raw, fmt = read_csv_text(decode_text(path), path), "ads_manager_csv"
+        text = decode_text(path)
+        raw, fmt = read_csv_text(text, path), "ads_manager_csv"
+        mark = "," if sniff_delimiter(text) == ";" else None
     else:
         raise DataError(f"unsupported file type {suffix!r}", file=path,
                         expected="an Ads Manager export saved as .csv or .xlsx")
     rows = pd.Series(range(2, len(raw) + 2))
     frame, rep = build_ad_stats(raw, rows=rows, file=path, fmt=fmt, currency=currency,
-                                allow_mixed_currency=allow_mixed_currency)
+                                allow_mixed_currency=allow_mixed_currency, decimal=mark)
     return (frame, rep) if report else frame

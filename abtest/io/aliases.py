@@ -19,24 +19,29 @@ from collections.abc import Iterable
 __all__ = [
     "ALIASES",
     "CURRENCY_IN_HEADER",
+    "EVENT_FIELDS",
+    "RATES",
     "RATE_COLUMNS",
+    "api_name",
     "canonical_name",
     "header_key",
     "resolve_headers",
+    "ui_label",
 ]
 
 _PREFIXES = ("metrics.", "dimensions.", "metrics_", "dimensions_")
 
-#: canonical name -> spellings (any case / punctuation). Canonical names are those of
-#: ``schema.AD_STATS`` plus the id-dimension helpers used by the loaders.
+#: canonical name -> spellings (any case / punctuation): the Marketing API name first, the Ads
+#: Manager UI label second (what :mod:`abtest.io.writers` writes), then other spellings readers
+#: accept. Canonical names are those of ``schema.AD_STATS`` plus the id-dimension helpers.
 ALIASES: dict[str, tuple[str, ...]] = {
     # dimensions and attributes
-    "date": ("date", "By Day", "Day", "Date (By Day)", "stat_time_day", "Time", "Report date",
+    "date": ("stat_time_day", "By Day", "date", "Day", "Date (By Day)", "Time", "Report date",
              "date_start", "stat_date", "일별", "Ngày"),
     "campaign_id": ("campaign_id", "Campaign ID"),
     "campaign": ("campaign_name", "Campaign name", "Campaign"),
-    "ad_group_id": ("adgroup_id", "ad_group_id", "Ad group ID", "Adgroup ID"),
-    "ad_group": ("adgroup_name", "ad_group_name", "Ad group name", "Ad group", "Adgroup name"),
+    "ad_group_id": ("adgroup_id", "Ad group ID", "ad_group_id", "Adgroup ID"),
+    "ad_group": ("adgroup_name", "Ad group name", "ad_group_name", "Ad group", "Adgroup name"),
     "ad_id": ("ad_id", "Ad ID"),
     "ad": ("ad_name", "Ad name", "Ad"),
     "currency": ("currency", "Currency", "Account currency"),
@@ -47,7 +52,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "clicks": ("clicks", "Clicks (destination)", "Clicks (Destination)", "Clicks",
                "Destination clicks", "클릭수(목적지)"),
     "clicks_all": ("engagements", "Clicks (all)", "Clicks (All)", "clicks_all"),
-    "conversions": ("conversion", "conversions", "Conversions", "Conversion"),
+    "conversions": ("conversion", "Conversions", "conversions", "Conversion"),
     "cost": ("spend", "Cost", "Total cost", "Spend", "Amount spent", "비용"),
     "real_time_conversions": ("real_time_conversion", "Real-time conversions",
                               "Conversions by conversion time", "real_time_conversions"),
@@ -63,14 +68,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "form_submissions": ("form", "Form submissions (website)", "Form submissions",
                          "form_submissions"),
     "video_views": ("video_play_actions", "Video views", "Video plays", "video_views"),
-    "video_watched_2s": ("video_watched_2s", "video_watched_2_s", "2-second video views",
+    "video_watched_2s": ("video_watched_2s", "2-second video views", "video_watched_2_s",
                          "2-second views"),
-    "video_watched_6s": ("video_watched_6s", "video_watched_6_s", "6-second video views",
+    "video_watched_6s": ("video_watched_6s", "6-second video views", "video_watched_6_s",
                          "6-second views"),
-    "video_views_p25": ("video_views_p25", "video_views_p_25", "Video views at 25%"),
-    "video_views_p50": ("video_views_p50", "video_views_p_50", "Video views at 50%"),
-    "video_views_p75": ("video_views_p75", "video_views_p_75", "Video views at 75%"),
-    "video_views_p100": ("video_views_p100", "video_views_p_100", "Video views at 100%",
+    "video_views_p25": ("video_views_p25", "Video views at 25%", "video_views_p_25"),
+    "video_views_p50": ("video_views_p50", "Video views at 50%", "video_views_p_50"),
+    "video_views_p75": ("video_views_p75", "Video views at 75%", "video_views_p_75"),
+    "video_views_p100": ("video_views_p100", "Video views at 100%", "video_views_p_100",
                          "Video completions"),
     "likes": ("likes", "Paid likes", "Likes"),
     "comments": ("comments", "Paid comments", "Comments"),
@@ -83,23 +88,55 @@ ALIASES: dict[str, tuple[str, ...]] = {
                          "conversion_value"),
 }
 
-#: Rates and per-unit costs: recomputable from counts, dropped by the loaders (and noted).
-RATE_COLUMNS: tuple[str, ...] = (
-    "ctr", "CTR (destination)", "CTR", "CTR (all)", "engagement_rate",
-    "cpc", "CPC (destination)", "CPC", "cpm", "CPM", "Cost per 1,000 impressions",
-    "frequency", "Frequency", "cost_per_1000_reached", "Cost per 1,000 people reached",
-    "cost_per_conversion", "Cost per conversion", "CPA",
-    "conversion_rate", "Conversion rate (CVR, clicks)", "conversion_rate_v2",
-    "Conversion rate (CVR)", "CVR", "CVR (%)",
-    "cost_per_result", "Cost per result", "result_rate", "Result rate",
-    "cost_per_complete_payment", "Cost per purchase (website)", "complete_payment_roas",
-    "Purchase ROAS (website)", "ROAS", "profile_visits_rate", "Paid profile visit rate",
-    "average_video_play", "Average play time per video view", "average_video_play_per_user",
-    "Average play time per user", "cost_per_real_time_conversion",
-    "Cost per real-time conversion", "real_time_conversion_rate",
-    "Real-time conversion rate", "cost_per_secondary_goal_result", "secondary_goal_result_rate",
-    "cost_per_web_event_add_to_cart", "Cost per add to cart (website)",
-)
+#: Rates and per-unit costs, same layout (API name, UI label, others): recomputable from counts,
+#: so readers drop them by name (and note it); writers add them as exports do.
+RATES: dict[str, tuple[str, ...]] = {
+    "ctr": ("ctr", "CTR (destination)", "CTR", "CTR (all)", "engagement_rate"),
+    "cpc": ("cpc", "CPC (destination)", "CPC"),
+    "cpm": ("cpm", "CPM", "Cost per 1,000 impressions"),
+    "frequency": ("frequency", "Frequency"),
+    "cost_per_reach": ("cost_per_1000_reached", "Cost per 1,000 people reached"),
+    "cost_per_conversion": ("cost_per_conversion", "Cost per conversion", "CPA"),
+    "cvr": ("conversion_rate_v2", "Conversion rate (CVR)", "CVR", "CVR (%)"),
+    "cvr_clicks": ("conversion_rate", "Conversion rate (CVR, clicks)"),
+    "cost_per_result": ("cost_per_result", "Cost per result"),
+    "result_rate": ("result_rate", "Result rate"),
+    "cost_per_purchase": ("cost_per_complete_payment", "Cost per purchase (website)"),
+    "roas": ("complete_payment_roas", "Purchase ROAS (website)", "ROAS"),
+    "profile_visit_rate": ("profile_visits_rate", "Paid profile visit rate"),
+    "average_play": ("average_video_play", "Average play time per video view"),
+    "average_play_per_user": ("average_video_play_per_user", "Average play time per user"),
+    "cost_per_real_time_conversion": ("cost_per_real_time_conversion",
+                                      "Cost per real-time conversion"),
+    "real_time_cvr": ("real_time_conversion_rate", "Real-time conversion rate"),
+    "cost_per_secondary_goal_result": ("cost_per_secondary_goal_result",),
+    "secondary_goal_result_rate": ("secondary_goal_result_rate",),
+    "cost_per_add_to_cart": ("cost_per_web_event_add_to_cart", "Cost per add to cart (website)"),
+}
+RATE_COLUMNS: tuple[str, ...] = tuple(s for spells in RATES.values() for s in spells)
+
+#: Events files (JSON paths flattened with ".", CSV headers): canonical field -> candidate
+#: source columns, first wins. Matched after lower-casing and spaces/dashes -> "_".
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "event_raw": ("event", "event_name", "event_type"),
+    "time_raw": ("event_time", "timestamp", "time", "event_timestamp", "datetime"),
+    "event_id": ("event_id",),
+    "external_id": ("user.external_id", "context.user.external_id", "external_id", "user_id",
+                    "userid"),
+    "email": ("user.email", "context.user.email", "email", "email_address", "e_mail"),
+    "phone": ("user.phone", "user.phone_number", "context.user.phone_number",
+              "context.user.phone", "phone", "phone_number"),
+    "ttclid": ("user.ttclid", "context.ad.callback", "ttclid", "callback"),
+    "value": ("properties.value", "value", "revenue"),
+    "currency": ("properties.currency", "currency"),
+    "order_id": ("properties.order_id", "order_id"),
+    "campaign_id": ("campaign_id", "properties.campaign_id"),
+    "ad_group_id": ("ad_group_id", "adgroup_id", "properties.adgroup_id"),
+    "ad_id": ("ad_id", "properties.ad_id"),
+    "url": ("page.url", "context.page.url", "url", "page_url"),
+    "source": ("_source", "event_source", "source"),
+    "source_id": ("_source_id", "event_source_id", "pixel_code", "source_id"),
+}
 
 #: "Cost (USD)" style headers: the account currency written into the label.
 CURRENCY_IN_HEADER = re.compile(r"^(?P<label>.*?)\s*[\(\[]\s*(?P<cur>[A-Za-z]{3})\s*[\)\]]\s*$")
@@ -120,6 +157,16 @@ _LOOKUP: dict[str, str] = {header_key(s): canon for canon, spells in ALIASES.ite
 _RATES: frozenset[str] = frozenset(header_key(s) for s in RATE_COLUMNS)
 # A spelling must never mean two things.
 assert not (set(_LOOKUP) & _RATES), set(_LOOKUP) & _RATES
+
+
+def ui_label(canonical: str) -> str:
+    """The Ads Manager UI export label of a canonical column or rate (what writers write)."""
+    return (ALIASES.get(canonical) or RATES[canonical])[1]
+
+
+def api_name(canonical: str) -> str:
+    """The Marketing API field name of a canonical column or rate."""
+    return (ALIASES.get(canonical) or RATES[canonical])[0]
 
 
 def canonical_name(label: object) -> str | None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from abtest.io.errors import DataError
+from abtest.errors import DataError
+from abtest.io.hashing import hash_personal_ids, mask_values
 from abtest.schema import AD_STATS, ASSIGNMENTS, EVENTS, Table
 
 __all__ = ["read_table", "write_table"]
@@ -49,6 +50,18 @@ def _check_microseconds(frame: pd.DataFrame, path: Path) -> None:
                 expected="timestamps with at most microsecond precision (or write .csv)",
                 found=str(s.iloc[first]),
             )
+
+
+def _refuse_personal_ids(ids: pd.Series, path: Path) -> None:
+    """Canonical tables hold hashed or opaque user ids: an e-mail or phone there is refused."""
+    _, personal = hash_personal_ids(ids, column="user_id", notes=[], hash_pii=False)
+    if personal.any():
+        first = int(personal.to_numpy(dtype=bool).argmax())
+        raise DataError("e-mail address or phone number (personal data) as a user id; canonical "
+                        "tables hold hashed ids: read the source file with read_events, which "
+                        "hashes them", file=path, row=first + 2, column="user_id",
+                        expected="a SHA-256 hex digest or an opaque id",
+                        found=str(mask_values(ids.iloc[[first]]).iloc[0]))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -103,11 +116,25 @@ def read_table(path: str | Path, table: Table | None = None) -> pd.DataFrame:
         for col in table.columns:
             if col.name not in frame:
                 continue
+            text = frame[col.name]
             if col.dtype.startswith("datetime64"):
                 utc = "UTC" in col.dtype
-                frame[col.name] = pd.to_datetime(frame[col.name], format="ISO8601", utc=utc)
+                parsed = pd.to_datetime(text, format="ISO8601", utc=utc, errors="coerce")
+                expected = "an ISO 8601 time such as 2024-06-01T12:00:00Z"
             elif col.dtype in ("Int64", "Float64"):
-                frame[col.name] = pd.to_numeric(frame[col.name])
+                parsed = pd.to_numeric(text, errors="coerce")
+                expected = "a number"
+            else:
+                continue
+            bad = (text.notna() & parsed.isna()).to_numpy(dtype=bool)
+            if bad.any():
+                first = int(bad.argmax())
+                raise DataError(f"not {expected.split(' such')[0]} ({int(bad.sum())} row(s))",
+                                file=path, row=first + 2, column=col.name, expected=expected,
+                                found=text.iloc[first])
+            frame[col.name] = parsed
+    if "user_id" in frame:
+        _refuse_personal_ids(frame["user_id"], path)
     try:
         return table.conform(frame)
     except (ValueError, TypeError) as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abtest.io.errors import DataError
+from abtest.errors import DataError
 from abtest.schema import AD_STATS, EVENTS
 
 __all__ = ["check_ad_stats", "check_events", "fail_where"]

@@ -12,12 +12,13 @@ from typing import Literal
 
 import pandas as pd
 
-from abtest.io.ads_manager import decode_text, read_ads_manager, read_csv_text
-from abtest.io.aliases import resolve_headers
+from abtest.errors import DataError, ReadReport
+from abtest.io._text import decode_text, load_json_documents, read_csv_text
+from abtest.io.ads_manager import read_ads_manager
+from abtest.io.aliases import EVENT_FIELDS, resolve_headers
 from abtest.io.canonical import read_table
-from abtest.io.errors import DataError, ReadReport
-from abtest.io.events import _FIELDS, read_events
-from abtest.io.marketing_api import load_json_documents, read_marketing_api
+from abtest.io.events import read_events
+from abtest.io.marketing_api import read_marketing_api
 
 __all__ = ["Kind", "read_any", "sniff"]
 
@@ -66,7 +67,7 @@ def sniff(path: str | Path) -> Kind:
         if {"impressions", "clicks", "cost"} & set(mapping.values()) or rates:
             return "ads_manager"
         lower = {h.strip().casefold().replace(" ", "_") for h in headers}
-        if lower & set(_FIELDS["event_raw"]):
+        if lower & set(EVENT_FIELDS["event_raw"]):
             return "events"
         if {"user_id", "arm"} <= lower:
             return "canonical"

@@ -25,12 +25,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abtest.io.ads_manager import decode_text, read_csv_text
+from abtest.errors import DataError, ReadReport, SetAside
+from abtest.io._text import decode_text, load_json_documents, read_csv_text
+from abtest.io.aliases import EVENT_FIELDS
 from abtest.io.checks import check_events, fail_where
-from abtest.io.errors import DataError, ReadReport, SetAside
-from abtest.io.hashing import is_hashed, looks_like_email, normalise, sha256_hex
-from abtest.io.marketing_api import load_json_documents
-from abtest.io.numbers import MISSING_PATTERN, parse_numbers, to_text
+from abtest.io.hashing import (
+    hash_personal_ids,
+    is_hashed,
+    looks_like_email,
+    normalise,
+    sha256_hex,
+)
+from abtest.io.numbers import (
+    MISSING_PATTERN,
+    cell_currency,
+    currency_agrees,
+    parse_ids,
+    parse_numbers,
+    to_text,
+)
+from abtest.io.times import parse_timestamps
 from abtest.schema import ENGAGEMENT_EVENTS, EVENTS, PIXEL_EVENTS
 
 __all__ = ["EVENT_ALIASES", "canonical_event", "read_events"]
@@ -54,29 +68,6 @@ EVENT_ALIASES: dict[str, str] = {
     "shares": "Share",
 }
 
-# canonical field -> candidate source columns (flattened JSON paths and CSV headers), first wins.
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "event_raw": ("event", "event_name", "event_type"),
-    "time_raw": ("event_time", "timestamp", "time", "event_timestamp", "datetime"),
-    "event_id": ("event_id",),
-    "external_id": ("user.external_id", "context.user.external_id", "external_id", "user_id",
-                    "userid"),
-    "email": ("user.email", "context.user.email", "email", "email_address", "e_mail"),
-    "phone": ("user.phone", "user.phone_number", "context.user.phone_number",
-              "context.user.phone", "phone", "phone_number"),
-    "ttclid": ("user.ttclid", "context.ad.callback", "ttclid", "callback"),
-    "value": ("properties.value", "value", "revenue"),
-    "currency": ("properties.currency", "currency"),
-    "order_id": ("properties.order_id", "order_id"),
-    "campaign_id": ("campaign_id", "properties.campaign_id"),
-    "ad_group_id": ("ad_group_id", "adgroup_id", "properties.adgroup_id"),
-    "ad_id": ("ad_id", "properties.ad_id"),
-    "url": ("page.url", "context.page.url", "url", "page_url"),
-    "source": ("_source", "event_source", "source"),
-    "source_id": ("_source_id", "event_source_id", "pixel_code", "source_id"),
-}
-
-
 def canonical_event(names: pd.Series) -> pd.Series:
     """Canonical event names (case/punctuation-insensitive); unknown (custom) names kept as is."""
     keys = names.astype("string").str.replace(r"[\W_]+", "", regex=True).str.casefold()
@@ -93,6 +84,12 @@ def _classify(doc: Any, number: int, out: list, path: str, unit: str) -> None:
         raise DataError("unknown JSON structure", file=path, row=number, row_kind=unit,
                         expected="an Events API envelope or event object",
                         found=type(doc).__name__)
+    if "data" in doc and not isinstance(doc["data"], list) and (
+            "event_source" in doc or "event_source_id" in doc):
+        raise DataError("an Events API envelope whose 'data' is not a list of events", file=path,
+                        row=number, row_kind=unit, column="data",
+                        expected="'data': [{'event': ..., 'event_time': ...}, ...]",
+                        found=type(doc["data"]).__name__)
     if isinstance(doc.get("data"), list) and ("event_source" in doc or "event_source_id" in doc):
         out += [(number, doc.get("event_source"), doc.get("event_source_id"), e)
                 for e in doc["data"]]
@@ -141,42 +138,25 @@ def _from_json(path: Path) -> tuple[pd.DataFrame, pd.Series, str, str, list[str]
     return flat, rows, kind, fmt, []
 
 
+_ID_FIELDS = ("campaign_id", "ad_group_id", "ad_id")
+
+
 def _pick(flat: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     lower = {re.sub(r"[\s\-]+", "_", str(c).strip().casefold()): c for c in flat.columns}
     cols, origin = {}, {}
-    for field, candidates in _FIELDS.items():
+    for field, candidates in EVENT_FIELDS.items():
         src = next((lower[c] for c in candidates if c in lower), None)
         if src is not None:
             cols[field] = _first_of_lists(flat[src])
             origin[field] = str(src)
     picked = pd.DataFrame(cols, index=flat.index)
-    for field in _FIELDS:
+    for field in EVENT_FIELDS:
         if field not in picked:
             picked[field] = pd.Series(pd.NA, index=flat.index, dtype="string")
-    text = pd.DataFrame({c: to_text(picked[c]) for c in picked.columns})
+    text = pd.DataFrame({c: to_text(picked[c], whole_floats=c not in _ID_FIELDS)
+                         for c in picked.columns})
     missing = text.apply(lambda s: s.str.fullmatch(MISSING_PATTERN, case=False)).fillna(True)
     return text.mask(missing.astype(bool)), origin
-
-
-def _timestamps(text: pd.Series, *, kw: dict, column: str, notes: list[str]) -> pd.Series:
-    numeric = text.str.fullmatch(r"\d+(?:\.\d+)?").fillna(False)
-    secs = pd.to_numeric(text.where(numeric), errors="coerce")
-    ms = secs > 1e11
-    if ms.any():
-        notes.append(f"{int(ms.sum())} event_time value(s) in milliseconds converted")
-    secs = secs.where(~ms, secs / 1000)
-    unix = pd.to_datetime(secs, unit="s", utc=True)
-    naive = ~numeric & text.notna() & ~text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$",
-                                                         regex=True).fillna(False)
-    if naive.any():
-        notes.append(f"{int(naive.sum())} timestamp(s) without a time zone read as UTC")
-    iso = pd.to_datetime(text.where(~numeric), format="ISO8601", utc=True, errors="coerce")
-    out = unix.where(numeric, iso)
-    fail_where(text.isna(), "missing event time", column=column,
-               expected="Unix seconds (2.0) or an ISO 8601 timestamp (1.0 / CSV)", **kw)
-    fail_where(out.isna(), "not a timestamp", column=column, found=text,
-               expected="Unix seconds (2.0) or an ISO 8601 timestamp (1.0 / CSV)", **kw)
-    return out.astype("datetime64[ns, UTC]")
 
 
 def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
@@ -195,16 +175,27 @@ def _hash_ids(text: pd.DataFrame, origin: dict, *, hash_pii: bool, kw: dict,
         if field == "email":
             fail_where(raw & ~looks_like_email(s), "not an e-mail address", column=col,
                        expected="name@domain or its SHA-256 digest", **kw)
+        personal = pd.Series(False, index=s.index)
+        if field == "external_id":
+            # an e-mail or phone number used as the user id is personal data all the same
+            personal_hashed, personal = hash_personal_ids(s, column=col, notes=notes,
+                                                          hash_pii=hash_pii)
+            fail_where(personal & (not hash_pii), "e-mail address or phone number (personal "
+                       "data) in the user id column of a file read with hash_pii=False; hash "
+                       "it first or read with hash_pii=True", column=col,
+                       expected="an opaque id or a SHA-256 hex digest", **kw)
+            raw &= ~personal
         norm = normalise(s.where(raw), field)
         if field == "phone":
             fail_where(raw & norm.isna(), "phone number not in E.164 form (country code missing?)",
-                       column=col, expected="+ country code and digits, e.g. +14155550123", **kw)
+                       column=col, expected="+ country code and number (E.164)", **kw)
         if field == "external_id" and not hash_pii:
             done = s
             if raw.any():
                 notes.append("external ids kept unhashed (hash_pii=False)")
         else:
             done = s.where(~raw, sha256_hex(norm))
+            done = done.where(~personal, personal_hashed) if personal.any() else done
             if raw.any():
                 notes.append(f"{int(raw.sum())} raw {field} value(s) normalised and SHA-256 hashed")
         hashed[field] = done.str.lower() if field != "external_id" or hash_pii else done
@@ -220,7 +211,7 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
     for field, label in (("event_raw", "event"), ("time_raw", "event_time")):
         if field not in origin:
             raise DataError(f"missing required column '{label}'", file=file, column=label,
-                            expected=f"one of {', '.join(_FIELDS[field])}",
+                            expected=f"one of {', '.join(EVENT_FIELDS[field])}",
                             found=list(map(str, flat.columns))[:12])
     if not {"external_id", "email", "phone"} & set(origin):
         raise DataError("no user identifier column", file=file, column="user_id",
@@ -230,20 +221,29 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
     fail_where(text["event_raw"].isna(), "missing event name", column=origin["event_raw"],
                expected="an event name such as Purchase", **kw)
     out = pd.DataFrame(index=text.index)
-    out["timestamp"] = _timestamps(text["time_raw"], kw=kw, column=origin["time_raw"],
-                                   notes=rep.notes)
-    out["event_raw"] = text["event_raw"]
+    out["timestamp"] = parse_timestamps(text["time_raw"], column=origin["time_raw"],
+                                        notes=rep.notes, **kw)
+    out["event_raw"] = _masked(text["event_raw"], origin["event_raw"], rep.notes)
     out["event"] = canonical_event(text["event_raw"])
     custom = sorted(set(out.loc[~out["event"].isin(list(EVENT_ALIASES.values())), "event"]))
     if custom:
         rep.notes.append(f"custom (non-standard) event names kept as is: {', '.join(custom)}")
     out["user_id"] = _hash_ids(text, origin, hash_pii=hash_pii, kw=kw, notes=rep.notes)
-    out["value"] = parse_numbers(text["value"], kind="money", column=origin.get("value", "value"),
-                                 **kw)
-    out["currency"] = text["currency"].str.upper()
-    for col in ("event_id", "order_id", "campaign_id", "ad_group_id", "ad_id", "source"):
-        out[col] = text[col]
-    out["ttclid"] = text["ttclid"].fillna(text["url"].str.extract(r"[?&]ttclid=([^&#]+)")[0])
+    value_col = origin.get("value", "value")
+    out["value"] = parse_numbers(text["value"], kind="money", column=value_col, **kw)
+    out["currency"] = _event_currency(text, origin, value_col, kw=kw, notes=rep.notes)
+    for col in ("event_id", "order_id", "campaign_id", "ad_group_id", "ad_id", "ttclid"):
+        label = origin.get(col, col)
+        ids, personal = hash_personal_ids(text[col], column=label, notes=rep.notes,
+                                          hash_pii=hash_pii)
+        fail_where(personal & (not hash_pii), "e-mail address or phone number (personal data) "
+                   "in an id column of a file read with hash_pii=False", column=label,
+                   expected="an id without personal data", **kw)
+        out[col] = parse_ids(ids, column=label, **kw) if col.endswith("_id") and col in (
+            "campaign_id", "ad_group_id", "ad_id") else ids
+    out["source"] = _masked(text["source"], origin.get("source", "source"), rep.notes)
+    from_url = text["url"].str.extract(r"[?&]ttclid=([^&#]+)")[0]
+    out["ttclid"] = out["ttclid"].fillna(_masked(from_url, origin.get("url", "url"), rep.notes))
     source_id = text["source_id"]
 
     no_user = out["user_id"].isna().to_numpy()
@@ -262,7 +262,46 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
                  require_hashed_ids=hash_pii)
     rep.rows_kept = len(frame)
     rep.check_balance()
+    rep.mask_notes()
     return frame, rep
+
+
+_PERSONAL = r"[^@\s/?&=]+@[^@\s/?&=]+\.\w+|\+\d[\d\s().\-]{6,}\d"
+
+
+def _masked(values: pd.Series, column: str, notes: list[str]) -> pd.Series:
+    """Free text (event names, sources, URL parts) with e-mails / phones masked, noted."""
+    personal = values.str.contains(_PERSONAL, regex=True).fillna(False)
+    if not personal.any():
+        return values
+    notes.append(f"{int(personal.sum())} value(s) in '{column}' held an e-mail or phone "
+                 "number: masked")
+    return values.where(~personal, values.str.replace(_PERSONAL, "***", regex=True))
+
+
+def _event_currency(text: pd.DataFrame, origin: dict, value_col: str, *, kw: dict,
+                    notes: list[str]) -> pd.Series:
+    """Each event's currency code; a value whose own symbol or code contradicts it is refused."""
+    label = origin.get("currency", "currency")
+    cur = text["currency"].str.strip().str.upper()
+    fail_where(cur.notna() & ~cur.str.fullmatch(r"[A-Z]{3}").fillna(False), "not a currency code",
+               column=label, expected="an ISO 4217 code such as USD", found=cur, **kw)
+    cells = cell_currency(text["value"])
+    clash = ~currency_agrees(cells, cur)
+    if clash.any():
+        fail_where(clash, f"the value says {cells[clash].iloc[0]} but the event's currency is "
+                   f"{cur[clash].iloc[0]}", column=value_col,
+                   expected=f"a value in {cur[clash].iloc[0]}", found=text["value"], **kw)
+    codes = cells.where(cells.str.len() == 3)
+    cur = cur.fillna(codes)
+    valued = text["value"].notna() & cur.isna()
+    if valued.any():
+        notes.append(f"{int(valued.sum())} event value(s) without a currency: they cannot be "
+                     "summed with other currencies")
+    if cur.dropna().nunique() > 1:
+        notes.append(f"event values in {cur.dropna().nunique()} currencies "
+                     f"({', '.join(sorted(cur.dropna().unique()))}): sum them per currency")
+    return cur
 
 
 def read_events(

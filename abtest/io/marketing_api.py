@@ -15,49 +15,19 @@ the page; records then go through the same builder as the Ads Manager export.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from abtest.errors import DataError, ReadReport
+from abtest.io._text import load_json_documents
 from abtest.io.ads_manager import build_ad_stats
-from abtest.io.errors import DataError, ReadReport
 
-__all__ = ["load_json_documents", "read_marketing_api"]
+__all__ = ["read_marketing_api"]
 
 _LEVELS = (("ad_id", "ad"), ("adgroup_id", "ad group"), ("campaign_id", "campaign"),
            ("advertiser_id", "advertiser"))
-
-
-def load_json_documents(path: Path) -> tuple[list[tuple[int, Any]], str]:
-    """Parse a .json file (one document) or a JSON-lines file (one document per line).
-
-    Returns ``([(line, document), ...], unit)``; unit is ``"record"`` for one document (line 1)
-    and ``"line"`` for JSON lines. Truncated or malformed JSON raises DataError with line and column.
-    """
-    from abtest.io.ads_manager import decode_text
-
-    text = decode_text(path)
-    try:
-        return [(1, json.loads(text))], "record"
-    except json.JSONDecodeError as first:
-        lines = text.splitlines()
-        if len([ln for ln in lines if ln.strip()]) < 2:
-            raise DataError(f"not valid JSON (truncated or malformed): {first.msg} at column "
-                            f"{first.colno}", file=path, row=first.lineno, row_kind="line",
-                            expected="a complete JSON document") from None
-    docs = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            docs.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON lines (truncated or malformed): {exc.msg} at column "
-                            f"{exc.colno}", file=path, row=number, row_kind="line",
-                            expected="one complete JSON object per line") from None
-    return docs, "line"
 
 
 def _is_page(doc: Any) -> bool:
@@ -92,12 +62,25 @@ def _records(docs: list[Any], path: str) -> tuple[list[dict], list[str]]:
                     file=path, row=idx, row_kind="page", expected="code 0 (OK)",
                 )
             data = doc.get("data") or {}
+            if not isinstance(data, dict):
+                raise DataError("API page whose 'data' is not an object", file=path, row=idx,
+                                row_kind="page", expected="data: {list: [...], page_info: {...}}",
+                                found=type(data).__name__)
             rows = data.get("list")
             if not isinstance(rows, list):
                 raise DataError("API page without data.list", file=path, row=idx,
                                 row_kind="page", expected="data.list[] of report rows")
-            expected_total = max(expected_total,
-                                 int((data.get("page_info") or {}).get("total_number") or 0))
+            info = data.get("page_info") or {}
+            if not isinstance(info, dict):
+                raise DataError("page_info is not an object", file=path, row=idx, row_kind="page",
+                                column="page_info", expected="{page, page_size, total_number}",
+                                found=type(info).__name__)
+            total = str(info.get("total_number") or 0)
+            if not total.isdigit():
+                raise DataError("page_info.total_number is not a whole number", file=path,
+                                row=idx, row_kind="page", column="page_info.total_number",
+                                expected="a row count such as 9", found=total[:40])
+            expected_total = max(expected_total, int(total))
             records += rows
             if data.get("total_metrics"):
                 notes.append("data.total_metrics ignored (totals are recomputed from rows)")
@@ -168,5 +151,5 @@ def read_marketing_api(
     rows = pd.Series(range(1, len(raw) + 1))
     frame, rep = build_ad_stats(raw, rows=rows, file=file, fmt="marketing_api_json",
                                 currency=currency, allow_mixed_currency=allow_mixed_currency,
-                                row_kind="record", notes=notes)
+                                row_kind="record", notes=notes, decimal=".")
     return (frame, rep) if report else frame

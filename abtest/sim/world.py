@@ -3,8 +3,9 @@
 Turns a :class:`~abtest.sim.experiment.LeadPanel` into an Ads Manager daily custom-report export
 (CSV and XLSX, UI labels with a "Total of N results" row), Marketing API ``report/integrated/get``
 JSON pages (metric values as strings), Events API 2.0 NDJSON batches, an assignments file and the
-ground truth (formats: ``shared/reference/tiktok-formats.md`` §1.2, §2.3, §5). Everything is
-vectorised over rows (groupby / numpy) and seeded, so the same panel always gives the same bytes.
+ground truth. This module simulates the rows (canonical tables); :mod:`abtest.io.writers` turns
+them into the file formats. Everything is vectorised over rows (groupby / numpy) and seeded, so
+the same panel always gives the same bytes.
 
 Ad rows aggregate the exposure log per day × arm × segment; one campaign per experiment, one ad
 group and one ad per arm × segment, named by ``naming`` (default ``RT_{segment}_{arm}``) so that
@@ -18,10 +19,7 @@ and real-time conversions are credited to the conversion day.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from abtest.io import writers
+from abtest.io.hashing import sha256_hex
 
 __all__ = [
     "ENGAGEMENT_RATES",
@@ -76,41 +77,6 @@ _ATC_PER_LPV = 0.06
 _COUNTS = ("impressions", "reach", "clicks", "clicks_all", "conversions", "real_time_conversions",
            "purchases", "add_to_cart", "landing_page_views", *_PARENT)
 
-#: canonical column -> (Ads Manager UI label, Marketing API metric name)
-_LABELS: dict[str, tuple[str, str]] = {
-    "cost": ("Cost", "spend"),
-    "impressions": ("Impressions", "impressions"),
-    "reach": ("Reach", "reach"),
-    "frequency": ("Frequency", "frequency"),
-    "clicks": ("Clicks (destination)", "clicks"),
-    "ctr": ("CTR (destination)", "ctr"),
-    "cpc": ("CPC (destination)", "cpc"),
-    "cpm": ("CPM", "cpm"),
-    "clicks_all": ("Clicks (all)", "engagements"),
-    "conversions": ("Conversions", "conversion"),
-    "cost_per_conversion": ("Cost per conversion", "cost_per_conversion"),
-    "cvr": ("Conversion rate (CVR)", "conversion_rate_v2"),
-    "real_time_conversions": ("Real-time conversions", "real_time_conversion"),
-    "purchases": ("Purchases (website)", "complete_payment"),
-    "conversion_value": ("Purchase value (website)", "total_complete_payment_rate"),
-    "add_to_cart": ("Adds to cart (website)", "web_event_add_to_cart"),
-    "landing_page_views": ("Landing page views (website)", "total_landing_page_view"),
-    "video_views": ("Video views", "video_play_actions"),
-    "video_watched_2s": ("2-second video views", "video_watched_2s"),
-    "video_watched_6s": ("6-second video views", "video_watched_6s"),
-    "video_views_p25": ("Video views at 25%", "video_views_p25"),
-    "video_views_p50": ("Video views at 50%", "video_views_p50"),
-    "video_views_p75": ("Video views at 75%", "video_views_p75"),
-    "video_views_p100": ("Video views at 100%", "video_views_p100"),
-    "likes": ("Paid likes", "likes"),
-    "comments": ("Paid comments", "comments"),
-    "shares": ("Paid shares", "shares"),
-    "follows": ("Paid follows", "follows"),
-    "profile_visits": ("Paid profile visits", "profile_visits"),
-}
-_MONEY = ("cost", "conversion_value", "cpc", "cpm", "cost_per_conversion")
-_RATES = ("ctr", "cvr", "frequency")
-
 #: first-touch signal -> (event name, where it is logged). Web signals go to the Events API file,
 #: ad-side signals to the engagement file (TikTok engagement audiences / clean-room log).
 _FIRST_TOUCH_EVENTS: dict[str, tuple[str, str]] = {
@@ -123,7 +89,6 @@ _FIRST_TOUCH_EVENTS: dict[str, tuple[str, str]] = {
     "past_purchase": ("", "none"),
 }
 _PURCHASE_LEGACY_SHARE = 0.35  # share of purchases still sent as the old name CompletePayment
-_BATCH = 1000  # Events API 2.0 limit per request
 
 
 @dataclass(frozen=True)
@@ -143,15 +108,15 @@ class WorldFiles:
 
 def hash_user(lead_id: np.ndarray, *, salt: str = "lead") -> np.ndarray:
     """SHA-256 hex of ``"{salt}-{lead_id:08d}"``: the external id as TikTok wants it (hashed)."""
-    ids = np.asarray(lead_id, dtype=np.int64)
-    return np.array([hashlib.sha256(f"{salt}-{i:08d}".encode()).hexdigest() for i in ids.tolist()],
-                    dtype=object)
+    ids = pd.Series(np.asarray(lead_id, dtype=np.int64))
+    text = salt + "-" + ids.astype(str).str.zfill(8)
+    return sha256_hex(text).to_numpy(dtype=object)
 
 
-def _tiktok_id(text: str, prefix: str) -> str:
-    """Deterministic 19-digit TikTok-style ID (string: it does not survive float64)."""
-    digits = int(hashlib.sha256(f"{prefix}:{text}".encode()).hexdigest()[:15], 16) % 10**17
-    return f"17{digits:017d}"
+def _tiktok_ids(texts: Sequence[str], prefix: str) -> list[str]:
+    """Deterministic 19-digit TikTok-style IDs (strings: they do not survive float64)."""
+    digests = sha256_hex(pd.Series([f"{prefix}:{t}" for t in texts], dtype="string"))
+    return [f"17{int(h[:15], 16) % 10**17:017d}" for h in digests]
 
 
 def _name(template: str, fields: Mapping[str, str]) -> str:
@@ -252,14 +217,15 @@ def ad_table(
 
     # names and IDs: one table of the (arm, segment) pairs, then a merge.
     pairs = rows[["arm", "segment"]].drop_duplicates().reset_index(drop=True)
-    names = []
+    camps, groups = [], []
     for arm, seg in zip(pairs["arm"], pairs["segment"], strict=True):
         fields = {"arm": arm, "segment": seg, "experiment": experiment,
                   "format": ad_formats.get(arm, "in_feed"), **arm_fields.get(arm, {})}
-        camp = _name(campaign_naming, fields)
-        group = _name(naming, fields)
-        names.append((camp, _tiktok_id(camp, "campaign"), group, _tiktok_id(group, "adgroup"),
-                      group, _tiktok_id(group, "ad")))
+        camps.append(_name(campaign_naming, fields))
+        groups.append(_name(naming, fields))
+    names = list(zip(camps, _tiktok_ids(camps, "campaign"), groups,
+                     _tiktok_ids(groups, "adgroup"), groups, _tiktok_ids(groups, "ad"),
+                     strict=True))
     pairs[["campaign", "campaign_id", "ad_group", "ad_group_id", "ad", "ad_id"]] = names
     if pairs["ad"].duplicated().any():
         raise ValueError(f"naming template {naming!r} gives the same ad name to several arms")
@@ -271,152 +237,6 @@ def ad_table(
     cols = ["date", "campaign_id", "campaign", "ad_group_id", "ad_group", "ad_id", "ad",
             "currency", "arm", "segment", "cost", *_COUNTS, "conversion_value"]
     return rows[cols]
-
-
-def _with_rates(rows: pd.DataFrame) -> pd.DataFrame:
-    """Derived rate columns as exports show them (NaN where the denominator is 0)."""
-    out = rows.copy()
-    imp = out["impressions"].to_numpy(dtype=float)
-    clk = out["clicks"].to_numpy(dtype=float)
-    conv = out["conversions"].to_numpy(dtype=float)
-    cost = out["cost"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ctr"] = np.where(imp > 0, 100 * clk / imp, np.nan)
-        out["cpc"] = np.where(clk > 0, cost / clk, np.nan)
-        out["cpm"] = np.where(imp > 0, 1000 * cost / imp, np.nan)
-        out["frequency"] = np.where(out["reach"] > 0, imp / out["reach"].to_numpy(float), np.nan)
-        out["cost_per_conversion"] = np.where(conv > 0, cost / conv, np.nan)
-        out["cvr"] = np.where(imp > 0, 100 * conv / imp, np.nan)
-    return out
-
-
-_METRIC_ORDER = ["cost", "impressions", "reach", "frequency", "clicks", "ctr", "cpc", "cpm",
-                 "clicks_all", "conversions", "cost_per_conversion", "cvr",
-                 "real_time_conversions", "purchases", "conversion_value", "add_to_cart",
-                 "landing_page_views", "video_views", "video_watched_2s", "video_watched_6s",
-                 "video_views_p25", "video_views_p50", "video_views_p75", "video_views_p100",
-                 "likes", "comments", "shares", "follows", "profile_visits"]
-
-
-def _fmt(values: pd.Series, col: str, *, api: bool) -> pd.Series:
-    """Text of one metric column: money 2 dp (API 3 dp), rates 2 dp, counts integers, '-' for n/a."""
-    arr = values.to_numpy(dtype=float)
-    if col in _MONEY:
-        decimals = 3 if api else 2
-    elif col in _RATES:
-        decimals = 2
-    else:
-        decimals = 0
-    text = np.char.mod(f"%.{decimals}f", np.nan_to_num(arr))
-    return pd.Series(np.where(np.isnan(arr), "-", text), index=values.index)
-
-
-def _ads_manager_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """The UI export as text cells, plus TikTok's trailing ``Total of N results`` row."""
-    data = _with_rates(rows)
-    out = pd.DataFrame({
-        "Campaign name": data["campaign"], "Campaign ID": data["campaign_id"],
-        "Ad group name": data["ad_group"], "Ad group ID": data["ad_group_id"],
-        "Ad name": data["ad"], "Ad ID": data["ad_id"],
-        "By Day": data["date"].dt.strftime("%Y-%m-%d"), "Currency": data["currency"],
-    })
-    for col in _METRIC_ORDER:
-        out[_LABELS[col][0]] = _fmt(data[col], col, api=False)
-    tot = {c: data[c].sum() for c in _METRIC_ORDER if c in rows.columns and c != "reach"}
-    tot_row = pd.DataFrame([{**{c: np.nan for c in _METRIC_ORDER}, **tot}])
-    tot_row = _with_rates(tot_row.assign(reach=np.nan))
-    total = {k: "" for k in out.columns}
-    total["Campaign name"] = f"Total of {len(rows)} results"
-    for col in _METRIC_ORDER:
-        val = tot_row[col] if col not in ("reach", "frequency") else pd.Series([np.nan])
-        total[_LABELS[col][0]] = _fmt(val, col, api=False).iloc[0]
-    return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    # UTF-8 with BOM and CRLF line ends, like the Ads Manager download.
-    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-
-
-def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    """XLSX with numbers as numbers (IDs as text), normalised so reruns are byte-identical."""
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)  # streaming writer: several times faster for plain tables
-    ws = wb.create_sheet("Custom report")
-    ws.append(list(frame.columns))
-    text_cols = {"Campaign name", "Campaign ID", "Ad group name", "Ad group ID", "Ad name", "Ad ID",
-                 "By Day", "Currency"}
-    cells = []
-    for col in frame.columns:
-        series = frame[col]
-        if col in text_cols:
-            cells.append(series.astype(object).tolist())
-        else:
-            num = pd.to_numeric(series, errors="coerce")
-            cells.append([v if pd.isna(n) else (int(n) if float(n).is_integer() else float(n))
-                          for v, n in zip(series.tolist(), num.tolist(), strict=True)])
-    for row in zip(*cells, strict=True):
-        ws.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    _normalise_zip(buf.getvalue(), path)
-
-
-def _normalise_zip(data: bytes, path: Path) -> None:
-    """Rewrite an OOXML zip with fixed entry times and document dates (deterministic bytes)."""
-    fixed = "2026-01-01T00:00:00Z"
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            payload = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                import re
-
-                payload = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                                 rb"\g<1>" + fixed.encode() + rb"\g<2>", payload)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, payload)
-    path.write_bytes(out.getvalue())
-
-
-def _api_pages(rows: pd.DataFrame, *, page_size: int) -> list[dict]:
-    """Marketing API report/integrated/get responses (AUCTION_AD × stat_time_day), paged."""
-    data = _with_rates(rows)
-    metrics = pd.DataFrame({
-        "campaign_name": data["campaign"], "campaign_id": data["campaign_id"],
-        "adgroup_name": data["ad_group"], "adgroup_id": data["ad_group_id"],
-        "ad_name": data["ad"], "currency": data["currency"],
-    })
-    for col in _METRIC_ORDER:
-        metrics[_LABELS[col][1]] = _fmt(data[col], col, api=True)
-    metrics["conversion_rate"] = _fmt(
-        pd.Series(np.where(data["clicks"] > 0, 100 * data["conversions"] /
-                           data["clicks"].where(data["clicks"] > 0, 1), np.nan)), "ctr", api=True)
-    metrics["secondary_goal_result"] = "-"
-    records = metrics.to_dict(orient="records")
-    dims = [{"ad_id": a, "stat_time_day": d} for a, d in zip(
-        data["ad_id"].tolist(), data["date"].dt.strftime("%Y-%m-%d 00:00:00").tolist(),
-        strict=True)]
-    total = len(records)
-    n_pages = max(1, -(-total // page_size))
-    pages = []
-    for p in range(n_pages):
-        chunk = slice(p * page_size, (p + 1) * page_size)
-        pages.append({
-            "code": 0, "message": "OK",
-            "request_id": hashlib.sha256(f"page{p}:{total}".encode()).hexdigest()[:30].upper(),
-            "data": {
-                "page_info": {"page": p + 1, "page_size": page_size, "total_number": total,
-                              "total_page": n_pages},
-                "list": [{"dimensions": d, "metrics": m}
-                         for d, m in zip(dims[chunk], records[chunk], strict=True)],
-            },
-        })
-    return pages
 
 
 def _event_times(panel: Any, day: np.ndarray, seconds: np.ndarray, tz: str) -> np.ndarray:
@@ -486,34 +306,6 @@ def _events_frames(panel: Any, *, currency: str, tz: str, seed: int) -> tuple[pd
     events = events.reset_index(drop=True)
     events["event_id"] = "ev_" + pd.Series(np.arange(len(events))).astype(str).str.zfill(7)
     return events[events["source"] == "web"], events[events["source"] == "ads"], entry
-
-
-def _ndjson(events: pd.DataFrame, *, currency: str, source: str, source_id: str) -> str:
-    """Events API 2.0 request bodies, one per line, <= 1000 events each (strings built by column)."""
-    if events.empty:
-        return ""
-    ev = events.reset_index(drop=True)
-    has_value = ~np.isnan(ev["value"].to_numpy(dtype=float))
-    props = np.where(
-        has_value,
-        '{"currency":"' + currency + '","value":'
-        + pd.Series(np.char.mod("%.2f", np.nan_to_num(ev["value"].to_numpy(float)))) + ',"order_id":"'
-        + ev["event_id"].str.replace("ev_", "order_") + '","content_type":"product"}',
-        "",
-    )
-    user = ('{"external_id":"' + ev["user"].astype(str) + '"'
-            + np.where(ev["ttclid"] != "", ',"ttclid":"' + ev["ttclid"].astype(str) + '"', "")
-            + "}")
-    page = ',"page":{"url":"https://shop.example.com/"}' if source == "web" else ""
-    props = np.where(props == "", "", ',"properties":' + pd.Series(props))
-    body = ('{"event":"' + ev["event"] + '","event_time":' + ev["time"].astype(str)
-            + ',"event_id":"' + ev["event_id"] + '","user":' + user + page + props + "}")
-    lines = []
-    head = '{"event_source":"' + source + '","event_source_id":"' + source_id + '","data":['
-    values = body.tolist()
-    for i in range(0, len(values), _BATCH):
-        lines.append(head + ",".join(values[i:i + _BATCH]) + "]}")
-    return "\n".join(lines) + "\n"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -613,16 +405,16 @@ def write_world(
     rows = ad_table(panel, naming=naming, campaign_naming=campaign_naming, experiment=experiment,
                     ad_formats=ad_formats, arm_fields=arm_fields, currency=currency, seed=seed)
     if "ads_manager_csv" in formats or "ads_manager_xlsx" in formats:
-        ui = _ads_manager_frame(rows)
+        ui = writers.ads_manager_frame(rows)
         if "ads_manager_csv" in formats:
             written["ads_manager_csv"] = out / "ads_manager.csv"
-            _write_csv(ui, written["ads_manager_csv"])
+            writers.write_ads_manager_csv(ui, written["ads_manager_csv"])
         if "ads_manager_xlsx" in formats:
             written["ads_manager_xlsx"] = out / "ads_manager.xlsx"
-            _write_xlsx(ui, written["ads_manager_xlsx"])
+            writers.write_ads_manager_xlsx(ui, written["ads_manager_xlsx"])
     if "marketing_api_json" in formats:
         written["marketing_api_json"] = out / "marketing_api.json"
-        text = json.dumps(_api_pages(rows, page_size=api_page_size), ensure_ascii=False,
+        text = json.dumps(writers.marketing_api_pages(rows, page_size=api_page_size), ensure_ascii=False,
                           separators=(",", ":"))
         written["marketing_api_json"].write_text(text + "\n", encoding="utf-8")
     web, ads, entry = _events_frames(panel, currency=currency, tz=account_timezone, seed=seed)
@@ -630,8 +422,8 @@ def write_world(
         written["events_ndjson"] = out / "events.ndjson"
         # web pixel batches first, then the ad-side engagement log (an offline event set)
         written["events_ndjson"].write_text(
-            _ndjson(web, currency=currency, source="web", source_id=pixel_code)
-            + _ndjson(ads, currency=currency, source="offline", source_id=engagement_set_id),
+            writers.events_ndjson(web, currency=currency, source="web", source_id=pixel_code)
+            + writers.events_ndjson(ads, currency=currency, source="offline", source_id=engagement_set_id),
             encoding="utf-8")
 
     # assignments: hashed user -> arm, segment, entry time (UTC ISO 8601)
