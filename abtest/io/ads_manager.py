@@ -18,11 +18,11 @@ from typing import Literal
 
 import pandas as pd
 
-from abtest.errors import DataError, ReadReport, SetAside
+from abtest.errors import DataError, ReadReport, SetAside, mask_personal
 from abtest.io._text import decode_text, read_csv_text, sniff_delimiter
 from abtest.io.aliases import ALIASES, resolve_headers
 from abtest.io.checks import check_ad_stats, fail_where
-from abtest.io.hashing import hash_personal_ids, mask_values
+from abtest.io.hashing import hash_personal_ids
 from abtest.io.numbers import (
     EMPTY_NAME,
     MISSING_PATTERN,
@@ -50,7 +50,7 @@ _TOTAL_LABEL = r"\s*(?:grand\s+)?(?:sub)?totals?\b.*"
 #: counts a totals row must reproduce (sums of the rows) to be recognised as one.
 _SUMMED = ("impressions", "clicks", "conversions")
 _DATE_LIKE = r".*(?:\d{4}|\d{1,2}[/.\-]\d{1,2}).*"
-_PERSONAL = r"[^@\s]+@[^@\s]+\.\w+|\+\d[\d\s().\-]{6,}\d"
+_PERSONAL = r"[^@\s]+@[^@\s]+\.\w+|(?:\+|(?<!\d)00)\d[\d\s().\-]{6,}\d"
 
 
 def _decimal_mark(text: pd.DataFrame, header_of: dict[str, str], hint: str | None, *,
@@ -250,7 +250,7 @@ def build_ad_stats(
             names = text[col].mask(text[col].str.fullmatch(EMPTY_NAME).fillna(True))
             personal = names.str.contains(_PERSONAL, regex=True).fillna(False)
             if personal.any():
-                names = names.where(~personal, mask_values(names))
+                names = names.where(~personal, names[personal].map(mask_personal))
                 rep.notes.append(f"{int(personal.sum())} name(s) in '{header_of[col]}' held an "
                                  "e-mail or phone number: masked")
             out[col] = names

@@ -266,7 +266,7 @@ def _finish(flat: pd.DataFrame, rows: pd.Series, *, file: Path, fmt: str, row_ki
     return frame, rep
 
 
-_PERSONAL = r"[^@\s/?&=]+@[^@\s/?&=]+\.\w+|\+\d[\d\s().\-]{6,}\d"
+_PERSONAL = r"[^@\s/?&=]+@[^@\s/?&=]+\.\w+|(?:\+|(?<!\d)00)\d[\d\s().\-]{6,}\d"
 
 
 def _masked(values: pd.Series, column: str, notes: list[str]) -> pd.Series:
