@@ -9,6 +9,7 @@ Nelder 1989 §4.5); with one row per lead level it is the plain binomial test.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import statsmodels.api as sm
 from numpy.typing import ArrayLike
 from scipy import stats
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from abtest.stats._arrays import as_float
 
@@ -81,7 +83,13 @@ def rate_trend(
         raise ValueError(f"{rate_label} is {'0' if k.sum() == 0 else '1'} at every {level_label}: no trend to fit")
     endog = np.column_stack([k, n - k])
     exog = sm.add_constant(x, has_constant="add")
-    fit = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
+    with warnings.catch_warnings():
+        # a level where every trial succeeds (or none does) separates the logit: the fit is still
+        # the maximum-likelihood one and its huge standard error makes the test "flat", which is
+        # the honest answer; statsmodels' warning would only leak into the report
+        warnings.filterwarnings("ignore", category=PerfectSeparationWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="statsmodels")
+        fit = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
     df_resid = max(int(fit.df_resid), 0)
     phi = float(fit.pearson_chi2 / df_resid) if (overdispersion and df_resid > 0) else 1.0
     phi = max(phi, 1.0)
