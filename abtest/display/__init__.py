@@ -4,29 +4,9 @@
 imports matplotlib and seaborn, so it is only loaded when asked for.
 """
 
-from abtest.display.format import (
-    MINUS,
-    ValueFormat,
-    display_markdown,
-    escape_html,
-    escape_markdown,
-    format_interval,
-    format_value,
-    metric_format,
-    safe_markdown,
-)
-from abtest.display.tables import frame_html, table_html
+from abtest.display import format as _format
+from abtest.display import tables as _tables
+from abtest.display.format import *  # noqa: F403  (the names listed in format.__all__)
+from abtest.display.tables import *  # noqa: F403
 
-__all__ = [
-    "MINUS",
-    "ValueFormat",
-    "display_markdown",
-    "escape_html",
-    "escape_markdown",
-    "format_interval",
-    "format_value",
-    "frame_html",
-    "metric_format",
-    "safe_markdown",
-    "table_html",
-]
+__all__ = [*_format.__all__, *_tables.__all__]

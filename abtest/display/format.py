@@ -30,6 +30,7 @@ __all__ = [
     "ValueFormat",
     "display_markdown",
     "escape_html",
+    "as_number",
     "escape_markdown",
     "format_interval",
     "format_value",
@@ -96,7 +97,8 @@ def metric_format(metric: str | Metric) -> Display:
     return known.display if known is not None else "number"  # type: ignore[return-value]
 
 
-def _float(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """A float (±inf kept, also from "inf"/"-inf" text) or None for NA, NaN, bools and text."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -148,7 +150,7 @@ def format_value(value: Any, fmt: ValueFormat, *, currency: str = "") -> str:
     """
     if fmt == "text":
         return "—" if value is None else str(value)
-    f = _float(value)
+    f = as_number(value)
     if f is None:
         return "—"
     if math.isinf(f):
@@ -181,7 +183,7 @@ def format_interval(low: Any, high: Any, fmt: ValueFormat, *, shape: str = "inte
     ``shape="complement"`` (a Fieller set that is everything outside ``(low, high)``, see
     :func:`abtest.stats.interval_excludes`) reads ``"below −240% or above −87%"``.
     """
-    lo, hi = _float(low), _float(high)
+    lo, hi = as_number(low), as_number(high)
     if lo is None and hi is None:
         return "—"
     lo_t = format_value(lo, fmt, currency=currency)

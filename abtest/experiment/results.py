@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from abtest.display import (
+    as_number,
     escape_html,
     format_interval,
     format_value,
@@ -210,30 +211,21 @@ class ExperimentResults:
         return "\n".join(parts)
 
 
-def _f(v: Any) -> float | None:
-    """A float (±inf kept) or None for NA/NaN."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
 def _lift_cell(r: pd.Series, *, bayes: bool, value_fmt: str, currency: str) -> str:
     """Relative lift with its interval; the absolute difference when the lift is undefined."""
-    lift = _f(r.get("rel_lift"))
+    lift = as_number(r.get("rel_lift"))
     if lift is not None and math.isfinite(lift):
         lo, hi = ("rel_cred_low", "rel_cred_high") if bayes else ("rel_ci_low", "rel_ci_high")
         shape = "interval" if bayes else str(r.get("rel_ci_shape") or "interval")
-        ci = format_interval(_f(r.get(lo)), _f(r.get(hi)), "signed_percent", shape=shape)
+        ci = format_interval(as_number(r.get(lo)), as_number(r.get(hi)), "signed_percent", shape=shape)
         return f"{format_value(lift, 'signed_percent')} ({ci})"
-    diff = _f(r.get("abs_diff"))
+    diff = as_number(r.get("abs_diff"))
     if diff is None:
         return "—"
     fmt = {"percent": "signed_points", "money": "signed_money"}.get(value_fmt, "signed_number")
     text = format_value(diff, fmt, currency=currency)  # type: ignore[arg-type]
-    if _f(r.get("abs_ci_low")) is not None and not bayes:
-        text += " (" + format_interval(_f(r.get("abs_ci_low")), _f(r.get("abs_ci_high")),
+    if as_number(r.get("abs_ci_low")) is not None and not bayes:
+        text += " (" + format_interval(as_number(r.get("abs_ci_low")), as_number(r.get("abs_ci_high")),
                                        fmt, currency=currency) + ")"  # type: ignore[arg-type]
     return f"{text} difference (control is 0)"
 
@@ -276,7 +268,7 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
             if segmented:
                 cells.append(("text", "All leads" if r["segment"] == _ALL else str(r["segment"])))
             cells += [("text", str(r["arm"])), ("num", format_value(r["n"], "count")),
-                      ("num", format_value(_f(r["value"]), vfmt,  # type: ignore[arg-type]
+                      ("num", format_value(as_number(r["value"]), vfmt,  # type: ignore[arg-type]
                                            currency=currency))]
             if is_control:
                 cells.append(("em", "baseline (control)"))
@@ -286,13 +278,13 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
                                                 currency=currency)))
                 if bayes:
                     loss_fmt = "points" if str(r.get("analysis")) == "proportion" else "percent"
-                    cells += [("num", format_value(_f(r.get("prob_beat_control")), "percent")),
-                              ("num", format_value(_f(r.get("expected_loss")),
+                    cells += [("num", format_value(as_number(r.get("prob_beat_control")), "percent")),
+                              ("num", format_value(as_number(r.get("expected_loss")),
                                                    loss_fmt))]  # type: ignore[arg-type]
                 else:
-                    cells.append(("num", format_value(_f(r.get("p_adjusted")), "p_value")))
+                    cells.append(("num", format_value(as_number(r.get("p_adjusted")), "p_value")))
                 if cuped:
-                    cells.append(("num", format_value(_f(r.get("variance_reduction")),
+                    cells.append(("num", format_value(as_number(r.get("variance_reduction")),
                                                       "percent")))
                 cells.append(("verdict", "" if pd.isna(r.get("verdict")) else str(r["verdict"])))
             body.append({"control": is_control, "cells": cells})

@@ -234,7 +234,8 @@ def recommend(
     lines.append(_cuped_line(rows, options))
     lines.append(_others(table, metrics, method, alpha))
     lines.extend(_segment_lines(segment_tests, alpha))
-    wins = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "better")
+    moves = _secondary_moves(table, metrics)
+    wins = tuple(w for w in moves if w[2] == "better")
     if wins and dec.action in ("no difference", "keep testing"):
         labels = {m.name: m.label for m in metrics}
         pooled_all = table[(table["segment"] == "all") & ~table["is_control"]]
@@ -248,7 +249,7 @@ def recommend(
         text = (f"{head}{primary.label}; " if dec.action == "no difference"
                 else f"{head}{primary.label}; meanwhile ")
         dec = replace(dec, text=text + "; ".join(shown))
-    losses = tuple(w for w in _secondary_moves(table, metrics) if w[2] == "worse")
+    losses = tuple(w for w in moves if w[2] == "worse")
     dec = replace(dec, secondary_wins=tuple((m, a) for m, a, _ in wins),
                   guardrail_losses=tuple((m, a) for m, a, _ in losses))
     return Recommendation(dec, " ".join(x for x in lines if x))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from abtest.display.format import (
     ValueFormat,
+    as_number,
     escape_markdown,
     format_interval,
     format_value,
@@ -69,15 +70,6 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-
-def _number(value: Any) -> float | None:
-    """A float that may be infinite (an unbounded interval end); NA/NaN/non-numbers -> None."""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):  # None, pd.NA, text
-        return None
-    return None if math.isnan(f) else f
 
 
 def _json_number(value: float | None) -> float | str | None:
@@ -342,12 +334,12 @@ def headline_from_results(
     label = str(r["metric_label"])
     bayes = method == "bayesian"
     lo_col, hi_col = ("rel_cred_low", "rel_cred_high") if bayes else ("rel_ci_low", "rel_ci_high")
-    effect, lo, hi = _finite(r.get("rel_lift")), _number(r.get(lo_col)), _number(r.get(hi_col))
+    effect, lo, hi = _finite(r.get("rel_lift")), as_number(r.get(lo_col)), as_number(r.get(hi_col))
     shape = "interval" if bayes else str(r.get("rel_ci_shape") or "interval")
     effect_label, fmt = "relative lift", "signed_percent"
     if effect is None and not bayes:
         effect = _finite(r.get("abs_diff"))
-        lo, hi = _number(r.get("abs_ci_low")), _number(r.get("abs_ci_high"))
+        lo, hi = as_number(r.get("abs_ci_low")), as_number(r.get("abs_ci_high"))
         shape = "interval"
         effect_label = "difference (control is 0, so no relative lift)"
         fmt = {"percent": "signed_points", "money": "signed_money"}.get(
