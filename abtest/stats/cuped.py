@@ -112,7 +112,10 @@ def cuped_arrays(
     rlo, rhi, comp = fieller_interval_cov(res.control_mean, v_full[:1], res.treatment_mean,
                                           v_full[1:], cov, q,
                                           alternative=alternative)
-    res = res._replace(rel_ci_low=rlo, rel_ci_high=rhi, rel_ci_complement=comp)
+    exact = res.std_error == 0  # difference known exactly: keep the degenerate convention
+    res = res._replace(rel_ci_low=np.where(exact, res.rel_ci_low, rlo),
+                       rel_ci_high=np.where(exact, res.rel_ci_high, rhi),
+                       rel_ci_complement=np.where(exact, res.rel_ci_complement, comp))
     var = v_adj[1:] + v_adj[:1]
     var_raw = v_raw[1:] + v_raw[:1]
     reduction = np.where(var_raw > 0, 1.0 - var / np.where(var_raw > 0, var_raw, 1.0), 0.0)
