@@ -14,12 +14,16 @@ import numpy as np
 import pandas as pd
 
 from abtest.aggregate import STAT_COLUMNS, resolve, sufficient_stats
+from abtest.aggregate.sufficient import daily_stats
+from abtest.experiment import families
+from abtest.experiment.adlevel import daily_arrays, paired_comparison
 from abtest.experiment.results import ExperimentResults
 from abtest.experiment.summary import recommend
 from abtest.metrics import Metric, resolve_metrics
 from abtest.stats import bayesian, frequentist, sequential
-from abtest.stats.checks import SRM_THRESHOLD, adjust_pvalues, srm_test
+from abtest.stats.checks import SRM_THRESHOLD, srm_test
 from abtest.stats.cuped import cuped_arrays
+from abtest.stats.exact import exact_p_arrays, exact_variance_scale, small_expected_counts
 from abtest.stats.frequentist import ComparisonResult, interval_excludes
 from abtest.stats.segments import heterogeneity_test, simpson_warning
 
@@ -30,6 +34,12 @@ Correction = Literal["holm", "bh", "bonferroni", "none"]
 ALL_SEGMENTS = "all"
 SRM_ALPHA = SRM_THRESHOLD
 _CUPED_SUFFIX = "__cuped"
+#: Default planned minimum detectable effect: a 10 % relative change of the primary metric.
+DEFAULT_MDE = 0.10
+#: Default always-valid tuning N* (units in the two compared arms): gbstats' 5,000 users, or
+#: two arms × 28 days for ad-level daily data (the confidence sequence is tightest at 4 weeks).
+TUNING_USERS, TUNING_DAYS = 5000.0, 56.0
+_EXACT_TEST = "fisher-exact (small counts)"
 
 
 class Experiment:
@@ -91,10 +101,11 @@ class Experiment:
         unit: Literal["user", "day", "auto"] = "auto",
         days: float | None = None,
         power: float = 0.8,
-        tuning: float = 5000.0,
+        tuning: float | None = None,
         date: str = "date",
         backend: Any = None,
         covariate: str | Mapping[str, str] | None = None,
+        mde: float = DEFAULT_MDE,
     ) -> None:
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
@@ -104,6 +115,11 @@ class Experiment:
             raise ValueError(f"correction must be holm, bh, bonferroni or none, got {correction!r}")
         if days is not None and not days > 0:
             raise ValueError(f"days must be positive, got {days}")
+        if not (np.isfinite(mde) and mde > 0):
+            raise ValueError(f"mde (planned relative effect, e.g. 0.1 for 10 %) must be > 0, "
+                             f"got {mde}")
+        if tuning is not None and not tuning > 0:
+            raise ValueError(f"tuning must be positive, got {tuning}")
         self.data = data
         self.arm = arm
         self.control = control
@@ -116,7 +132,8 @@ class Experiment:
         self.unit = unit
         self.days = days
         self.power = float(power)
-        self.tuning = float(tuning)
+        self.tuning = None if tuning is None else float(tuning)
+        self.mde = float(mde)
         self.date = date
         self.backend = backend
         self._covariate_given = covariate is not None
@@ -175,19 +192,41 @@ class Experiment:
         if self._covariate_given and not self.covariate:
             notes.append("covariate ignored: CUPED adjusts per-lead proportion and mean metrics, "
                          "and none was requested")
-        rows = [self._analyze_metric(stats, m, unit, arms, segments, notes) for m in self.metrics]
+        self._missing_report(unit, notes)
+        daily = self._daily(unit, segments) if unit == "day" else None
+        days = self._days_run(pooled, arms, unit)
+        self._tuning = self.tuning or (TUNING_DAYS if unit == "day" else TUNING_USERS)
+        if unit == "day" and self.method == "sequential":
+            notes.append(f"sequential on ad-level data: always-valid over paired days, tuned "
+                         f"for {self._tuning / 2:g} days per arm")
+        rows = [self._analyze_metric(stats, m, unit, arms, segments, notes, daily)
+                for m in self.metrics]
         table = pd.concat(rows, ignore_index=True)
-        table = self._adjust(table)
+        primary = self.metrics[0].name
+        table = families.adjust(table, primary=primary, correction=self.correction,
+                                method=self.method)
+        if self.method != "bayesian":
+            table = families.intervals(table, alpha=self.alpha)
         table = self._verdicts(table)
+        if self.method != "bayesian":
+            table = families.plan(table, days_run=days, mde=self.mde, alpha=self.alpha,
+                                  power=self.power)
+        table = table.drop(columns=[c for c in table.columns if c.startswith("_")])
+        for note in table.loc[table["note"].fillna("") != "", "note"].unique() \
+                if "note" in table.columns else ():
+            if note not in notes:
+                notes.append(str(note))
         srm = self._srm(arms, unit, notes)
         seg_tests = self._segment_tests(table) if self.segment else None
-        days = self._days_run(pooled, arms, unit)
         options = {
             "arm": self.arm, "control": arms[0], "arms": arms,
             "metrics": [m.name for m in self.metrics], "segment": self.segment,
             "alpha": self.alpha, "method": self.method, "correction": self.correction,
-            "unit": unit, "days": days, "power": self.power, "tuning": self.tuning,
-            "covariate": dict(self.covariate),
+            "unit": unit, "days": days, "power": self.power, "tuning": self._tuning,
+            "covariate": dict(self.covariate), "mde": self.mde, "primary_metric": primary,
+            "secondary_metrics": [m.name for m in self.metrics[1:]],
+            "paired_by_day": unit == "day",
+            "more_days": families.more_days_summary(table, primary),
         }
         rec = recommend(table, options=options, srm=srm, segment_tests=seg_tests,
                         metrics=self.metrics)
@@ -232,7 +271,8 @@ class Experiment:
         return ok, "fewer than 2 units (a variance needs at least 2)"
 
     def _analyze_metric(self, stats: pd.DataFrame, m: Metric, unit: str, arms: list[str],
-                        segments: list[str], notes: list[str]) -> pd.DataFrame:
+                        segments: list[str], notes: list[str],
+                        daily: pd.DataFrame | None = None) -> pd.DataFrame:
         """Tests for one metric: arms on axis 0, segments (pooled first) on axis 1."""
         analysis = m.analysis(unit)  # type: ignore[arg-type]
         a = self._arrays(stats, m.name, arms, segments)
@@ -268,45 +308,130 @@ class Experiment:
             if lost:
                 notes.append(f"{m.name}: {lost} lead(s) without {self.covariate[m.name]!r} left "
                              "out of the CUPED comparison")
+        pairs = None
+        if daily is not None:
+            num, den = daily_arrays(daily, m.name, arms, segments)
+            pairs = (num[:, keep], den[:, keep])
         try:
-            cols = self._compare(a, c, analysis, m)
+            cols = self._compare(a, c, analysis, m, pairs)
         except ValueError as exc:
             raise ValueError(f"metric {m.name!r}: {exc}") from exc
         return self._tidy(cols, a if c is None else c, a, m, unit, analysis, arms, segs,
                           cuped=c is not None)
 
     def _comparison(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
-                    analysis: str) -> tuple[ComparisonResult, str, dict[str, np.ndarray]]:
-        """Fixed-horizon comparison (arms × segments), the test's name and CUPED extras."""
+                    analysis: str, m: Metric,
+                    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                    ) -> tuple[ComparisonResult, np.ndarray, dict[str, np.ndarray],
+                               dict[str, np.ndarray]]:
+        """Fixed-horizon comparison (arms × segments): result, test name per cell, CUPED extras
+        and the *contrast* (means, variances, covariance, dof) every interval is built from."""
+        extra: dict[str, np.ndarray] = {}
+        if pairs is not None:
+            return self._paired(pairs, m)
         if c is not None:
             out = cuped_arrays(c["n"], c["num_sum"], c["num_sum_sq"], c["den_sum"],
                                c["den_sum_sq"], c["cross_sum"], alpha=self.alpha)
-            return out.result, "cuped-z", {"cuped_theta": out.theta,
-                                           "variance_reduction": out.variance_reduction}
+            res = out.result
+            known = res.std_error == 0  # exact difference: the degenerate convention
+            contrast = {"mc": res.control_mean, "mt": res.treatment_mean,
+                        "vc": np.where(known, res.control_var, out.control_var_full),
+                        "vt": np.where(known, res.treatment_var, out.treatment_var_full),
+                        "cov": np.where(known, 0.0, out.covariance), "dof": res.dof}
+            extra = {"cuped_theta": out.theta, "variance_reduction": out.variance_reduction}
+            return res, np.full(res.p_value.shape, "cuped-z", dtype=object), extra, contrast
         if analysis == "proportion":
             res = frequentist.proportion_test_arrays(a["num_sum"], a["n"], alpha=self.alpha)
-            return res, "wald-z", {}
-        if analysis == "mean":
+            test = np.full(res.p_value.shape, "wald-z", dtype=object)
+            if self.method == "frequentist":
+                res, test = self._exact_where_small(a, res, test)
+        elif analysis == "mean":
             res = frequentist.mean_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
                                                alpha=self.alpha)
-            return res, "welch-t", {}
-        res = frequentist.ratio_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"], a["den_sum"],
-                                            a["den_sum_sq"], a["cross_sum"], alpha=self.alpha)
-        return res, "delta-welch-t", {}
+            test = np.full(res.p_value.shape, "welch-t", dtype=object)
+        else:
+            res = frequentist.ratio_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
+                                                a["den_sum"], a["den_sum_sq"], a["cross_sum"],
+                                                alpha=self.alpha)
+            test = np.full(res.p_value.shape, "delta-welch-t", dtype=object)
+        contrast = {"mc": res.control_mean, "mt": res.treatment_mean, "vc": res.control_var,
+                    "vt": res.treatment_var, "cov": np.zeros(res.p_value.shape),
+                    "dof": res.dof}
+        return res, test, extra, contrast
+
+    def _exact_where_small(self, a: dict[str, np.ndarray], res: ComparisonResult,
+                           test: np.ndarray) -> tuple[ComparisonResult, np.ndarray]:
+        """Fisher's exact p-value where an expected cell is below 5 (Cochran's rule).
+
+        The variances of those rows are scaled (:func:`~abtest.stats.exact.exact_variance_scale`,
+        a test-based interval) so every interval drawn from them excludes 0 exactly when the
+        exact test rejects; ``test`` says ``fisher-exact (small counts)``.
+        """
+        x, n = a["num_sum"], a["n"]
+        small = small_expected_counts(x, n)
+        if not small.any():
+            return res, test
+        p_exact = exact_p_arrays(x, n, small)
+        vc0, vt0 = res.control_var, res.treatment_var
+        pooled = (x[:1] + x[1:]) / (n[:1] + n[1:])
+        none = (vc0 + vt0) == 0  # e.g. 3/3 vs 0/3: use the pooled variance as the shape
+        vc0 = np.where(none, pooled * (1 - pooled) / n[:1], vc0)
+        vt0 = np.where(none, pooled * (1 - pooled) / n[1:], vt0)
+        k = np.minimum(exact_variance_scale(res.abs_diff, np.sqrt(vc0 + vt0), p_exact), 1e12)
+        k = np.where(small & np.isfinite(k), k, 1.0)
+        vc, vt = np.where(small, vc0 * k, res.control_var), np.where(small, vt0 * k,
+                                                                      res.treatment_var)
+        p = np.where(small, p_exact, res.p_value)
+        se = np.sqrt(vc + vt)
+        from scipy import special  # local: only needed on this path
+
+        stat = np.where(small, np.sign(res.abs_diff) * special.ndtri(1 - np.clip(p, 1e-300, 1) / 2),
+                        res.statistic)
+        res = res._replace(p_value=p, control_var=vc, treatment_var=vt, std_error=se,
+                           statistic=stat)
+        return res, np.where(small, _EXACT_TEST, test)
+
+    def _paired(self, pairs: tuple[np.ndarray, np.ndarray], m: Metric
+                ) -> tuple[ComparisonResult, np.ndarray, dict[str, np.ndarray],
+                           dict[str, np.ndarray]]:
+        """Ad-level daily data: arms paired by day (:mod:`abtest.experiment.adlevel`)."""
+        num, den = pairs
+        o = paired_comparison(num, den, m, self.alpha)
+        judged = o["judged"]
+        inf = np.where(judged, 0.0, np.inf)
+        res = ComparisonResult(
+            control_mean=o["mc"], treatment_mean=o["mt"], control_var=o["vc"] + inf,
+            treatment_var=o["vt"] + inf, control_n=o["days"], treatment_n=o["days"],
+            abs_diff=o["d"], std_error=np.where(judged, o["se"], np.inf), statistic=o["stat"],
+            dof=np.where(judged, o["dof"], np.inf), p_value=o["p"], abs_ci_low=-inf,
+            abs_ci_high=inf, rel_lift=np.where(o["mc"] != 0, o["d"] / np.abs(o["mc"]), 0.0),
+            rel_ci_low=-inf, rel_ci_high=inf, rel_ci_complement=np.zeros(judged.shape, bool))
+        test = np.where(judged, np.where(o["block_days"] > 1, "paired-by-day delta-t "
+                                         "(days pooled into blocks)", "paired-by-day delta-t"),
+                        "not judged (too few events per day)")
+        contrast = {"mc": o["mc"], "mt": o["mt"], "vc": o["vc"], "vt": o["vt"], "cov": o["cov"],
+                    "dof": o["dof"], "judged": judged.astype(float)}
+        extra = {"note": o["note"], "events_more_days": o["events_days"]}
+        return res, test.astype(object), extra, contrast
 
     def _compare(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
-                 analysis: str, m: Metric) -> dict[str, np.ndarray]:
-        """Columns for the treatment rows (segment-major, then arm) of one metric."""
-        res, test, extra = self._comparison(a, c, analysis)
+                 analysis: str, m: Metric,
+                 pairs: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Columns for the treatment rows (segment-major, then arm) of one metric.
+
+        Columns starting with ``_`` carry the contrast to :func:`families.intervals` and are
+        dropped before the table is returned.
+        """
+        res, tests, extra, contrast = self._comparison(a, c, analysis, m, pairs)
         cols: dict[str, np.ndarray] = {}
         if self.method == "bayesian":
             level = 1 - self.alpha
-            if analysis == "proportion":
+            if analysis == "proportion" and pairs is None:
                 b = bayesian.bayes_proportion(a["num_sum"], a["n"], ci_level=level)
                 post = {k: b[k].to_numpy(dtype=float) for k in
                         ("rel_lift", "rel_cred_low", "rel_cred_high", "prob_beat_control",
                          "expected_loss", "expected_loss_control")}
-                test = "beta-binomial"
+                tests = np.full(tests.shape, "beta-binomial", dtype=object)
             else:
                 s = bayesian.bayes_normal_arrays(res, ci_level=level)
                 post = {"rel_lift": _flat(s.effect), "rel_cred_low": _flat(s.cred_low),
@@ -314,7 +439,8 @@ class Experiment:
                         "prob_beat_control": _flat(s.prob_beat_control),
                         "expected_loss": _flat(s.expected_loss),
                         "expected_loss_control": _flat(s.expected_loss_control)}
-                test = f"normal ({test})"
+                tests = np.array([f"normal ({t})" for t in tests.ravel()],
+                                 dtype=object).reshape(tests.shape)
             if not m.higher_is_better:  # "beat" = lower; losses swap with the direction
                 post["prob_beat_control"] = 1.0 - post["prob_beat_control"]
                 post["expected_loss"], post["expected_loss_control"] = (
@@ -323,22 +449,23 @@ class Experiment:
             # frequentist difference and SE kept for planning and heterogeneity (documented)
             cols["abs_diff"], cols["std_error"] = _flat(res.abs_diff), _flat(res.std_error)
         else:
+            p = res.p_value
             if self.method == "sequential":
-                frame = sequential.always_valid_frame(res, alpha=self.alpha, tuning=self.tuning,
-                                                      method=f"always-valid ({test})")
-            else:
-                frame = frequentist.result_frame(res, method=test, alpha=self.alpha,
-                                                 alternative="two-sided",
-                                                 n_arms=res.p_value.shape[0] + 1,
-                                                 batch_shape=res.p_value.shape[1:])
-            test = str(frame["method"].iloc[0])
-            for k in ("abs_diff", "std_error", "p_value", "abs_ci_low", "abs_ci_high",
-                      "rel_lift", "rel_ci_low", "rel_ci_high", "rel_ci_shape"):
-                cols[k] = frame[k].to_numpy()
-        cols["test"] = np.full(cols["abs_diff"].shape, test, dtype=object)
+                n_total = res.control_n + res.treatment_n
+                av = sequential.always_valid_arrays(res, alpha=self.alpha, tuning=self._tuning)
+                p = np.where(np.isfinite(res.std_error), av.p_value, 1.0)
+                contrast["nr2"] = n_total * sequential._rho_squared(self.alpha, self._tuning)
+                contrast["dof"] = np.full(p.shape, np.inf)
+                tests = np.array([f"always-valid ({t})" for t in tests.ravel()],
+                                 dtype=object).reshape(tests.shape)
+            cols["abs_diff"], cols["std_error"] = _flat(res.abs_diff), _flat(res.std_error)
+            cols["p_value"], cols["rel_lift"] = _flat(p), _flat(res.rel_lift)
+            for k, v in contrast.items():
+                cols["_" + k] = _flat(v)
+        cols["test"] = _flat_obj(tests)
         for k, v in extra.items():
-            cols[k] = _flat(v)
-        if self.covariate and not extra:  # documented: 0 where no adjustment was made
+            cols[k] = _flat_obj(v) if np.asarray(v).dtype == object else _flat(v)
+        if self.covariate and "cuped_theta" not in extra:  # documented: 0 where not adjusted
             cols["cuped_theta"] = np.zeros(cols["abs_diff"].shape)
             cols["variance_reduction"] = np.zeros(cols["abs_diff"].shape)
         return cols
@@ -372,33 +499,48 @@ class Experiment:
         base["method"] = self.method
         return base
 
-    def _adjust(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Multiple-comparison correction, pooled family and segment family separately."""
-        table = table.copy()
-        if self.method == "bayesian":
-            table["family"] = pd.array(
-                ["none (Bayesian: posterior probabilities, no multiplicity adjustment)"]
-                * len(table), dtype="string")
-            return table
-        table["p_adjusted"] = pd.Series(pd.NA, index=table.index, dtype="Float64")
-        table["family"] = pd.Series(pd.NA, index=table.index, dtype="string")
-        treated = ~table["is_control"]
-        what = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni",
-                "none": "no correction"}[self.correction]
-        for pooled, label in ((True, "arms × metrics"), (False, "arms × metrics × segments")):
-            mask = treated & ((table["segment"] == ALL_SEGMENTS) == pooled)
-            if not mask.any():
+    def _daily(self, unit: str, segments: list[str]) -> pd.DataFrame:
+        """Arm × day totals per metric (pooled as segment ``all``, plus per segment)."""
+        kw = dict(metrics=self.metrics, arm=self.arm, date=self.date, backend=self.backend)
+        frames = [daily_stats(self.data, **kw).assign(segment=ALL_SEGMENTS)]
+        if self.segment:
+            frames.append(daily_stats(self.data, segment=self.segment, **kw))
+        out = pd.concat(frames, ignore_index=True)
+        out["segment"] = out["segment"].astype("string")
+        out["arm"] = out["arm"].astype("string")
+        return out
+
+    def _missing_report(self, unit: str, notes: list[str]) -> None:
+        """Say how many rows each metric leaves out because a value is missing (the sample-ratio
+        check counts every row, so a silent drop would hide a lopsided loss)."""
+        try:
+            table = resolve(self.data, backend=self.backend)
+            aggs = {}
+            for i, m in enumerate(self.metrics):
+                cols = [c for c in m.columns if c in table.columns]
+                if not cols:
+                    continue
+                miss = table[cols[0]].isnull()
+                for col in cols[1:]:
+                    miss = miss | table[col].isnull()
+                aggs[f"m{i}"] = miss.cast("int64").sum()
+            if not aggs:
+                return
+            counts = table.group_by(_arm=table[self.arm].cast("string")).aggregate(
+                **aggs).execute()
+        except Exception:  # the analysis itself reports unreadable columns
+            return
+        what = "lead(s)" if unit == "user" else "ad-day row(s)"
+        for i, m in enumerate(self.metrics):
+            col = f"m{i}"
+            if col not in counts.columns:
                 continue
-            p = table.loc[mask, "p_value"].to_numpy(dtype=float)
-            if self.correction == "none":
-                adj = p
-            else:
-                adj = np.asarray(adjust_pvalues(p, method=self.correction), dtype=float)
-            table.loc[mask, "p_adjusted"] = adj
-            size = int(mask.sum())
-            table.loc[mask, "family"] = f"{label} ({size} tests, {what})"
-        table.loc[~treated, "family"] = "control"
-        return table
+            per = {str(a): int(v) for a, v in zip(counts["_arm"], pd.to_numeric(counts[col])
+                                                   .fillna(0), strict=True) if int(v) > 0}
+            if per:
+                detail = ", ".join(f"{a}: {v}" for a, v in sorted(per.items()))
+                notes.append(f"{m.name}: {sum(per.values())} {what} with a missing value left "
+                             f"out of this metric ({detail}); the sample-ratio check counts them")
 
     def _verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
         """``verdict`` per treatment row: ``better`` / ``worse`` / ``inconclusive``.
@@ -508,6 +650,12 @@ class Experiment:
             return max((hi - lo).total_seconds() / 86400.0, 1.0)
         except Exception:  # duration is a nicety: never fail the analysis over it
             return None
+
+
+def _flat_obj(arr: Any) -> np.ndarray:
+    """:func:`_flat` for text arrays."""
+    a = np.asarray(arr, dtype=object)
+    return a.reshape(a.shape[0], -1).T.reshape(-1)
 
 
 def _flat(arr: Any) -> np.ndarray:

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import special
 from numpy.typing import ArrayLike
+from scipy import special
 
 from abtest.stats._arrays import (
     Alternative,
