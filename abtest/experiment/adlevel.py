@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from abtest.metrics import Metric
-from abtest.stats.daily import MIN_BLOCKS, block_sums, events_block_size, paired_ratio_arrays
+from abtest.stats.daily import (
+    MIN_BLOCKS,
+    MIN_EVENTS,
+    PairedResult,
+    block_sums,
+    events_block_size,
+    paired_ratio_arrays,
+)
 
 __all__ = ["daily_arrays", "paired_comparison"]
 
@@ -53,7 +60,14 @@ def paired_comparison(num: np.ndarray, den: np.ndarray, m: Metric, alpha: float
     out["block_days"] = np.ones((k - 1, s))
     out["events_days"] = np.zeros((k - 1, s))
     word = _events_word(m)
-    for j in range(s):
+    active = (den > 0).sum(axis=-1)  # (arms, segments)
+    per_day = np.where(active > 0, den.sum(axis=-1) / np.maximum(active, 1), 0.0).min(axis=0)
+    simple = (per_day >= MIN_EVENTS) & ((den > 0).any(axis=0).sum(axis=-1) >= MIN_BLOCKS)
+    if simple.any():  # one block per day: all such segments in one vectorised call
+        idx = np.flatnonzero(simple)
+        pr = paired_ratio_arrays(num[:, idx, :], den[:, idx, :], alpha=alpha)
+        _store(out, idx, pr, 1)
+    for j in np.flatnonzero(~simple):
         x, y = num[:, j, :], den[:, j, :]
         seen = (y > 0).any(axis=0)
         x, y = x[:, seen], y[:, seen]
@@ -80,14 +94,18 @@ def paired_comparison(num: np.ndarray, den: np.ndarray, m: Metric, alpha: float
             out["p"][:, j], out["stat"][:, j] = 1.0, 0.0
             out["days"][:, j] = y.shape[-1]
             continue
-        xb, yb = block_sums(x, b), block_sums(y, b)
-        pr = paired_ratio_arrays(xb, yb, alpha=alpha)
-        r = pr.result
-        for key, val in (("mc", r.control_mean), ("vc", r.control_var), ("mt", r.treatment_mean),
-                         ("vt", r.treatment_var), ("cov", pr.covariance), ("d", r.abs_diff),
-                         ("se", r.std_error), ("stat", r.statistic), ("dof", r.dof),
-                         ("p", r.p_value), ("days", r.control_n * b)):
-            out[key][:, j] = val
-        out["judged"][:, j] = True
-        out["block_days"][:, j] = b
+        pr = paired_ratio_arrays(block_sums(x, b)[:, None, :], block_sums(y, b)[:, None, :],
+                                 alpha=alpha)
+        _store(out, np.array([j]), pr, b)
     return out
+
+
+def _store(out: dict[str, Any], idx: np.ndarray, pr: PairedResult, b: int) -> None:
+    r = pr.result
+    for key, val in (("mc", r.control_mean), ("vc", r.control_var), ("mt", r.treatment_mean),
+                     ("vt", r.treatment_var), ("cov", pr.covariance), ("d", r.abs_diff),
+                     ("se", r.std_error), ("stat", r.statistic), ("dof", r.dof),
+                     ("p", r.p_value), ("days", r.control_n * b)):
+        out[key][:, idx] = val
+    out["judged"][:, idx] = True
+    out["block_days"][:, idx] = b
