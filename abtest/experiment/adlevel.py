@@ -59,6 +59,7 @@ def paired_comparison(num: np.ndarray, den: np.ndarray, m: Metric, alpha: float
     out["note"] = np.full((k - 1, s), "", dtype=object)
     out["block_days"] = np.ones((k - 1, s))
     out["events_days"] = np.zeros((k - 1, s))
+    out["plan_var"] = _poisson_floor(num, den)
     word = _events_word(m)
     active = (den > 0).sum(axis=-1)  # (arms, segments)
     per_day = np.where(active > 0, den.sum(axis=-1) / np.maximum(active, 1), 0.0).min(axis=0)
@@ -98,6 +99,22 @@ def paired_comparison(num: np.ndarray, den: np.ndarray, m: Metric, alpha: float
                                  alpha=alpha)
         _store(out, np.array([j]), pr, b)
     return out
+
+
+def _poisson_floor(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Variance floor of R̂_t − R̂_c for planning: R_j² / min(X_j, Y_j) per arm (Poisson noise
+    of the rarer count; for cost per conversion the conversions), shape (arms − 1, segments).
+
+    "Keep testing N more days" plans on max(SE², floor): a standard error that happens to be
+    small with few paired days would otherwise end the test early exactly when its t statistic
+    is inflated (measured: A/A rate 0.065 instead of 0.05 when planning on SE alone).
+    """
+    x, y = num.sum(axis=-1), den.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(y > 0, x / np.where(y > 0, y, 1.0), 0.0)
+        events = np.minimum(np.abs(x), y)
+        v = np.where(events > 0, r * r / np.where(events > 0, events, 1.0), 0.0)
+    return v[1:] + v[:1]
 
 
 def _store(out: dict[str, Any], idx: np.ndarray, pr: PairedResult, b: int) -> None:

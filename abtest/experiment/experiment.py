@@ -210,7 +210,7 @@ class Experiment:
         table = self._verdicts(table)
         if self.method != "bayesian":
             table = families.plan(table, days_run=days, mde=self.mde, alpha=self.alpha,
-                                  power=self.power)
+                                  power=self.power, correction=self.correction)
         table = table.drop(columns=[c for c in table.columns if c.startswith("_")])
         for note in table.loc[table["note"].fillna("") != "", "note"].unique() \
                 if "note" in table.columns else ():
@@ -410,7 +410,7 @@ class Experiment:
                                          "(days pooled into blocks)", "paired-by-day delta-t"),
                         "not judged (too few events per day)")
         contrast = {"mc": o["mc"], "mt": o["mt"], "vc": o["vc"], "vt": o["vt"], "cov": o["cov"],
-                    "dof": o["dof"], "judged": judged.astype(float)}
+                    "dof": o["dof"], "judged": judged.astype(float), "plan_var": o["plan_var"]}
         extra = {"note": o["note"], "events_more_days": o["events_days"]}
         return res, test.astype(object), extra, contrast
 

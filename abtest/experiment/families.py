@@ -11,7 +11,9 @@ Intervals: ``abs_ci_*`` / ``rel_ci_*`` are at the row's decision level ``1 − �
 
 Planning: ``days_needed`` is the total test length that detects the planned relative effect
 ``mde`` (not the observed one) with the requested power at the family's Bonferroni level, from
-the row's standard error (:func:`abtest.stats.planning.days_to_detect`; the always-valid
+the row's standard error (for ad-level rows at least the Poisson noise of the counts, so a
+standard error that is small by chance cannot end a test early;
+:func:`abtest.stats.planning.days_to_detect`; the always-valid
 boundary for ``method="sequential"``); ``more_days`` = max(0, days_needed − days run), and at
 least the days a not-yet-judgeable ad-level metric needs to collect enough events.
 """
@@ -113,15 +115,23 @@ def intervals(table: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
 
 
 def plan(table: pd.DataFrame, *, days_run: float | None, mde: float, alpha: float,
-         power: float) -> pd.DataFrame:
-    """Add ``days_needed`` and ``more_days`` (planned-MDE based) to the treatment rows."""
+         power: float, correction: str = "holm") -> pd.DataFrame:
+    """Add ``days_needed`` and ``more_days`` (planned-MDE based) to the treatment rows.
+
+    The level is the family's Bonferroni split ``alpha / family_size`` (never stricter than Holm
+    needs for the smallest p-value), or ``alpha`` with ``correction="none"``.
+    """
     table = table.copy()
     rows = _treated(table)
     need = np.full(int(rows.sum()), np.nan)
     if days_run is not None and days_run > 0:
         se = _col(table, "std_error", rows)
+        floor = _col(table, "_plan_var", rows, 0.0)  # ad-level: Poisson floor (adlevel.py)
+        se = np.where(np.isfinite(se), np.sqrt(np.maximum(se * se, floor)), se)
         mc = np.abs(_col(table, "_mc", rows))
         size = table.loc[rows, "family_size"].astype("Float64").fillna(1).to_numpy(dtype=float)
+        if correction == "none":
+            size = np.ones_like(size)
         nr2 = _col(table, "_nr2", rows) if "_nr2" in table.columns else None
         ok = np.isfinite(se) & (se > 0) & (mc > 0) & np.isfinite(mc)
         if ok.any():
