@@ -61,17 +61,14 @@ def paired_comparison(num: np.ndarray, den: np.ndarray, m: Metric, alpha: float
     out["events_days"] = np.zeros((k - 1, s))
     out["plan_var"] = _poisson_floor(num, den)
     word = _events_word(m)
-    active = (den > 0).sum(axis=-1)  # (arms, segments)
-    per_day = np.where(active > 0, den.sum(axis=-1) / np.maximum(active, 1), 0.0).min(axis=0)
-    simple = (per_day >= MIN_EVENTS) & ((den > 0).any(axis=0).sum(axis=-1) >= MIN_BLOCKS)
+    per_day = (den.sum(axis=-1) / max(n_days, 1)).min(axis=0)  # (segments,)
+    simple = (per_day >= MIN_EVENTS) & (n_days >= MIN_BLOCKS)
     if simple.any():  # one block per day: all such segments in one vectorised call
         idx = np.flatnonzero(simple)
         pr = paired_ratio_arrays(num[:, idx, :], den[:, idx, :], alpha=alpha)
         _store(out, idx, pr, 1)
     for j in np.flatnonzero(~simple):
         x, y = num[:, j, :], den[:, j, :]
-        seen = (y > 0).any(axis=0)
-        x, y = x[:, seen], y[:, seen]
         b = events_block_size(y) if y.shape[-1] else 0
         blocks = y.shape[-1] // b if b else 0
         totals_c = x[0].sum() / y[0].sum() if y[0].sum() > 0 else np.nan

@@ -104,13 +104,12 @@ def paired_ratio_arrays(num: ArrayLike, den: ArrayLike, *, alpha: float = 0.05) 
 def events_block_size(den: ArrayLike, *, min_events: float = MIN_EVENTS) -> int:
     """Days per block so that every arm averages at least ``min_events`` denominator events.
 
-    ``den``: (arms, *batch, days). Uses the arm with the fewest events per day (days with data);
-    1 when every arm already has ``min_events`` a day, 0 when an arm has no events at all.
+    ``den``: (arms, *batch, days), every day of the test (days with 0 events included). Uses the
+    arm with the fewest events per day; 1 when every arm already has ``min_events`` a day, 0 when
+    an arm has no events at all.
     """
     y = as_float(den, "den")
-    active = (y > 0).sum(axis=-1)
-    per_day = np.where(active > 0, y.sum(axis=-1) / np.maximum(active, 1), 0.0)
-    low = float(per_day.min())
+    low = float((y.sum(axis=-1) / max(y.shape[-1], 1)).min())
     if low <= 0:
         return 0
     return max(1, math.ceil(min_events / low))
