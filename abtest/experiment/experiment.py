@@ -16,14 +16,14 @@ import pandas as pd
 from abtest.aggregate import STAT_COLUMNS, resolve, sufficient_stats
 from abtest.aggregate.sufficient import daily_stats
 from abtest.experiment import families
-from abtest.experiment.adlevel import daily_arrays, paired_comparison
+from abtest.experiment.adlevel import daily_arrays
+from abtest.experiment.comparisons import exact_where_small, missing_report, paired
 from abtest.experiment.results import ExperimentResults
 from abtest.experiment.summary import recommend
 from abtest.metrics import Metric, resolve_metrics
 from abtest.stats import bayesian, frequentist, sequential
 from abtest.stats.checks import SRM_THRESHOLD, srm_test
 from abtest.stats.cuped import cuped_arrays
-from abtest.stats.exact import exact_p_arrays, exact_variance_scale, small_expected_counts
 from abtest.stats.frequentist import ComparisonResult, interval_excludes
 from abtest.stats.segments import heterogeneity_test, simpson_warning
 
@@ -39,7 +39,6 @@ DEFAULT_MDE = 0.10
 #: Default always-valid tuning N* (units in the two compared arms): gbstats' 5,000 users, or
 #: two arms × 28 days for ad-level daily data (the confidence sequence is tightest at 4 weeks).
 TUNING_USERS, TUNING_DAYS = 5000.0, 56.0
-_EXACT_TEST = "fisher-exact (small counts)"
 
 
 class Experiment:
@@ -60,18 +59,35 @@ class Experiment:
         Optional column (e.g. ``"segment"``: warm / cold / lapsed) for per-segment effects,
         a heterogeneity test and a Simpson warning.
     alpha, method, correction:
-        Significance level; ``"frequentist"`` (z / Welch / delta method), ``"bayesian"``
+        Significance level; ``"frequentist"`` (z / Welch / delta method; Fisher's exact test
+        for proportions when an expected cell is below 5), ``"bayesian"``
         (beta-binomial or normal approximation; no p-values) or ``"sequential"`` (always-valid
-        p-values, safe under daily peeking); multiple-comparison correction over the family
-        arms × metrics (pooled rows) and arms × metrics × segments (segment rows).
+        p-values, safe under daily peeking); multiple-comparison correction within each family:
+        ``primary`` (the first metric's arms), ``secondary`` (the other metrics), and the same
+        two by segment. Intervals in ``abs_ci_*``/``rel_ci_*`` are at the adjusted decision
+        level (``ci_level``); ``*_unadjusted`` keep the 1 − alpha ones.
     planned_shares:
         Planned traffic split per arm (mapping arm -> share, or a sequence in sorted-arm order);
         default equal. Used by the sample-ratio-mismatch check, flagged at p < 0.001.
     unit:
-        ``"user"``, ``"day"`` (ad-level daily rows clustered by day) or ``"auto"``.
+        ``"user"``, ``"day"`` or ``"auto"``. Ad-level daily rows (``"day"``) are summed per arm
+        × day and the arms are *paired by day* (:mod:`abtest.stats.daily`: paired delta
+        method, t on days − 1 df; the shared day effect cancels). Assumptions: the arms share
+        the day effect, days are independent replicates of the contrast, and each day's
+        audience is a fresh draw (a persistent audience retargeted daily is not corrected).
+        Days with fewer than 5 denominator events (e.g. conversions for cost per conversion)
+        are pooled into blocks; with fewer than 5 blocks the row is not judged (``test``
+        "not judged ...", ``note`` says how many more days at the current rate are needed).
     days:
         Days the test has run (for "keep testing about N more days"). Default: distinct dates
         for ad-level data, the span of ``entry_time`` for user-level data when present.
+    mde:
+        Planned minimum detectable effect, relative (default 0.10 = 10 %): ``days_needed`` /
+        ``more_days`` say how long the test must run to detect it with ``power`` (never sized
+        on the observed effect; :func:`abtest.stats.planning.days_to_detect`).
+    tuning:
+        Always-valid tuning N* for ``method="sequential"`` (units in the two compared arms):
+        default 5,000 users, or 56 for ad-level data (two arms × 28 days).
     covariate:
         Pre-period covariate for CUPED (user-level data only): a column name used for every
         proportion and mean metric (e.g. ``"pre_converted"`` or ``"pre_revenue"`` from
@@ -192,7 +208,7 @@ class Experiment:
         if self._covariate_given and not self.covariate:
             notes.append("covariate ignored: CUPED adjusts per-lead proportion and mean metrics, "
                          "and none was requested")
-        self._missing_report(unit, notes)
+        missing_report(self.data, self.metrics, self.arm, self.backend, unit, notes)
         daily = self._daily(unit, segments) if unit == "day" else None
         days = self._days_run(pooled, arms, unit)
         self._tuning = self.tuning or (TUNING_DAYS if unit == "day" else TUNING_USERS)
@@ -328,7 +344,7 @@ class Experiment:
         and the *contrast* (means, variances, covariance, dof) every interval is built from."""
         extra: dict[str, np.ndarray] = {}
         if pairs is not None:
-            return self._paired(pairs, m)
+            return paired(pairs, m, self.alpha)
         if c is not None:
             out = cuped_arrays(c["n"], c["num_sum"], c["num_sum_sq"], c["den_sum"],
                                c["den_sum_sq"], c["cross_sum"], alpha=self.alpha)
@@ -344,7 +360,7 @@ class Experiment:
             res = frequentist.proportion_test_arrays(a["num_sum"], a["n"], alpha=self.alpha)
             test = np.full(res.p_value.shape, "wald-z", dtype=object)
             if self.method == "frequentist":
-                res, test = self._exact_where_small(a, res, test)
+                res, test = exact_where_small(a, res, test)
         elif analysis == "mean":
             res = frequentist.mean_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
                                                alpha=self.alpha)
@@ -358,61 +374,6 @@ class Experiment:
                     "vt": res.treatment_var, "cov": np.zeros(res.p_value.shape),
                     "dof": res.dof}
         return res, test, extra, contrast
-
-    def _exact_where_small(self, a: dict[str, np.ndarray], res: ComparisonResult,
-                           test: np.ndarray) -> tuple[ComparisonResult, np.ndarray]:
-        """Fisher's exact p-value where an expected cell is below 5 (Cochran's rule).
-
-        The variances of those rows are scaled (:func:`~abtest.stats.exact.exact_variance_scale`,
-        a test-based interval) so every interval drawn from them excludes 0 exactly when the
-        exact test rejects; ``test`` says ``fisher-exact (small counts)``.
-        """
-        x, n = a["num_sum"], a["n"]
-        small = small_expected_counts(x, n)
-        if not small.any():
-            return res, test
-        p_exact = exact_p_arrays(x, n, small)
-        vc0, vt0 = res.control_var, res.treatment_var
-        pooled = (x[:1] + x[1:]) / (n[:1] + n[1:])
-        none = (vc0 + vt0) == 0  # e.g. 3/3 vs 0/3: use the pooled variance as the shape
-        vc0 = np.where(none, pooled * (1 - pooled) / n[:1], vc0)
-        vt0 = np.where(none, pooled * (1 - pooled) / n[1:], vt0)
-        k = np.minimum(exact_variance_scale(res.abs_diff, np.sqrt(vc0 + vt0), p_exact), 1e12)
-        k = np.where(small & np.isfinite(k), k, 1.0)
-        vc, vt = np.where(small, vc0 * k, res.control_var), np.where(small, vt0 * k,
-                                                                      res.treatment_var)
-        p = np.where(small, p_exact, res.p_value)
-        se = np.sqrt(vc + vt)
-        from scipy import special  # local: only needed on this path
-
-        stat = np.where(small, np.sign(res.abs_diff) * special.ndtri(1 - np.clip(p, 1e-300, 1) / 2),
-                        res.statistic)
-        res = res._replace(p_value=p, control_var=vc, treatment_var=vt, std_error=se,
-                           statistic=stat)
-        return res, np.where(small, _EXACT_TEST, test)
-
-    def _paired(self, pairs: tuple[np.ndarray, np.ndarray], m: Metric
-                ) -> tuple[ComparisonResult, np.ndarray, dict[str, np.ndarray],
-                           dict[str, np.ndarray]]:
-        """Ad-level daily data: arms paired by day (:mod:`abtest.experiment.adlevel`)."""
-        num, den = pairs
-        o = paired_comparison(num, den, m, self.alpha)
-        judged = o["judged"]
-        inf = np.where(judged, 0.0, np.inf)
-        res = ComparisonResult(
-            control_mean=o["mc"], treatment_mean=o["mt"], control_var=o["vc"] + inf,
-            treatment_var=o["vt"] + inf, control_n=o["days"], treatment_n=o["days"],
-            abs_diff=o["d"], std_error=np.where(judged, o["se"], np.inf), statistic=o["stat"],
-            dof=np.where(judged, o["dof"], np.inf), p_value=o["p"], abs_ci_low=-inf,
-            abs_ci_high=inf, rel_lift=np.where(o["mc"] != 0, o["d"] / np.abs(o["mc"]), 0.0),
-            rel_ci_low=-inf, rel_ci_high=inf, rel_ci_complement=np.zeros(judged.shape, bool))
-        test = np.where(judged, np.where(o["block_days"] > 1, "paired-by-day delta-t "
-                                         "(days pooled into blocks)", "paired-by-day delta-t"),
-                        "not judged (too few events per day)")
-        contrast = {"mc": o["mc"], "mt": o["mt"], "vc": o["vc"], "vt": o["vt"], "cov": o["cov"],
-                    "dof": o["dof"], "judged": judged.astype(float), "plan_var": o["plan_var"]}
-        extra = {"note": o["note"], "events_more_days": o["events_days"]}
-        return res, test.astype(object), extra, contrast
 
     def _compare(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
                  analysis: str, m: Metric,
@@ -509,38 +470,6 @@ class Experiment:
         out["segment"] = out["segment"].astype("string")
         out["arm"] = out["arm"].astype("string")
         return out
-
-    def _missing_report(self, unit: str, notes: list[str]) -> None:
-        """Say how many rows each metric leaves out because a value is missing (the sample-ratio
-        check counts every row, so a silent drop would hide a lopsided loss)."""
-        try:
-            table = resolve(self.data, backend=self.backend)
-            aggs = {}
-            for i, m in enumerate(self.metrics):
-                cols = [c for c in m.columns if c in table.columns]
-                if not cols:
-                    continue
-                miss = table[cols[0]].isnull()
-                for col in cols[1:]:
-                    miss = miss | table[col].isnull()
-                aggs[f"m{i}"] = miss.cast("int64").sum()
-            if not aggs:
-                return
-            counts = table.group_by(_arm=table[self.arm].cast("string")).aggregate(
-                **aggs).execute()
-        except Exception:  # the analysis itself reports unreadable columns
-            return
-        what = "lead(s)" if unit == "user" else "ad-day row(s)"
-        for i, m in enumerate(self.metrics):
-            col = f"m{i}"
-            if col not in counts.columns:
-                continue
-            per = {str(a): int(v) for a, v in zip(counts["_arm"], pd.to_numeric(counts[col])
-                                                   .fillna(0), strict=True) if int(v) > 0}
-            if per:
-                detail = ", ".join(f"{a}: {v}" for a, v in sorted(per.items()))
-                notes.append(f"{m.name}: {sum(per.values())} {what} with a missing value left "
-                             f"out of this metric ({detail}); the sample-ratio check counts them")
 
     def _verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
         """``verdict`` per treatment row: ``better`` / ``worse`` / ``inconclusive``.

@@ -21,7 +21,8 @@ arm contrast: the day effect is shared by the arms (any size, any shape) and the
 (x_td − R_t y_td) − (x_cd − R_c y_cd) is independent from day to day; (2) the audience of a day
 is a fresh draw (or a small part) of each arm's audience — when the *same* people are shown the
 ads every day, their persistent differences do not average out over days and this analysis
-alone is too optimistic (see :func:`persistent_audience_variance`, which needs reach);
+alone is too optimistic (not corrected here: daily totals cannot separate a persistent audience
+difference from a treatment effect; it needs user-level data or a lifetime export with reach);
 (3) each period has enough denominator events for the linearisation (see
 :func:`events_block_size`: days are pooled into blocks of at least ``MIN_EVENTS`` events, and
 with fewer than ``MIN_BLOCKS`` blocks the metric is not judged).
