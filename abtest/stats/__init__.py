@@ -25,8 +25,8 @@ from abtest.stats.checks import (
 )
 from abtest.stats.cuped import CupedResult, cuped_arrays, cuped_test
 from abtest.stats.daily import PairedResult, paired_ratio_arrays
-from abtest.stats.fieller import fieller_interval_cov
 from abtest.stats.exact import choose_exact_method, exact_test
+from abtest.stats.fieller import fieller_interval_cov
 from abtest.stats.frequentist import (
     ComparisonResult,
     difference_test,
