@@ -33,7 +33,8 @@ from abtest.aggregate.backends import BackendLike, DataLike, resolve
 from abtest.io.errors import DataError
 from abtest.metrics import Metric, resolve_metrics
 
-__all__ = ["STAT_COLUMNS", "sufficient_stats", "sufficient_stats_expr"]
+__all__ = ["STAT_COLUMNS", "daily_stats", "daily_stats_expr", "sufficient_stats",
+           "sufficient_stats_expr"]
 
 #: The six sufficient statistics, in output order.
 STAT_COLUMNS = ("n", "num_sum", "num_sum_sq", "den_sum", "den_sum_sq", "cross_sum")
@@ -97,6 +98,83 @@ def _per_row(table: ir.Table, m: Metric) -> tuple[ir.BooleanValue, ir.FloatingVa
     return valid, x, y
 
 
+def _clusters(table: ir.Table, keys: dict[str, ir.Value], per_metric: list, metrics: Sequence[Metric],
+              date: str) -> ir.Table:
+    """Rows summed into [segment ×] arm × date clusters: valid rows, Σx and Σy per metric."""
+    keys = {**keys, "_date": table[date]}
+    first: dict[str, ir.Value] = {"_arm_null": keys["arm"].isnull().cast("int64").sum()}
+    for i, (valid, x, y) in enumerate(per_metric):
+        if y is None:  # per-lead metrics have no meaning per day (Metric.analysis raises first)
+            raise ValueError(f"metric {metrics[i].name!r} cannot be clustered by day")
+        first[f"c{i}"] = valid.cast("int64").sum()
+        first[f"x{i}"] = x.sum()
+        first[f"y{i}"] = y.sum()
+    return table.group_by(**keys).aggregate(**first)
+
+
+def daily_stats_expr(
+    table: ir.Table,
+    *,
+    metrics: Sequence[Metric],
+    arm: str = "arm",
+    segment: str | None = None,
+    date: str = "date",
+) -> ir.Table:
+    """Ad-level rows summed per [segment ×] arm × date: ``_date``, ``c{i}`` (rows with both
+    values of metric ``i``), ``x{i}`` (Σ numerator) and ``y{i}`` (Σ denominator)."""
+    keys: dict[str, ir.Value] = {}
+    if segment is not None:
+        keys["segment"] = table[segment].cast("string").fill_null("unknown")
+    keys["arm"] = table[arm].cast("string")
+    return _clusters(table, keys, [_per_row(table, m) for m in metrics], metrics, date)
+
+
+def daily_stats(
+    data: DataLike,
+    *,
+    metrics: str | Metric | Iterable[str | Metric],
+    arm: str = "arm",
+    segment: str | None = None,
+    date: str = "date",
+    backend: BackendLike = None,
+) -> pd.DataFrame:
+    """Arm × day totals of each metric's numerator and denominator, computed by the engine.
+
+    The input of the paired-by-day analysis (:mod:`abtest.stats.daily`): one tidy row per
+    [segment ×] arm × date × metric with columns ``[segment,] arm, date, metric, rows, num, den``
+    (``rows``: ad rows with both values; a day where they are all missing has ``rows = 0`` and
+    ``num = den = 0``). Sorted by segment, arm, date, then the order of ``metrics``.
+    """
+    metric_list = resolve_metrics(metrics)
+    table = resolve(data, backend=backend)
+    for m in metric_list:
+        m.analysis("day")
+    _check_columns(table, metric_list, [arm, date] + ([segment] if segment else []))
+    wide = daily_stats_expr(table, metrics=metric_list, arm=arm, segment=segment,
+                            date=date).execute()
+    if wide.empty:
+        raise ValueError("the table has no rows to aggregate")
+    bad = int(pd.to_numeric(wide["_arm_null"]).fillna(0).sum()) + int(wide["_date"].isna().sum())
+    if bad or wide["arm"].isna().any():
+        raise DataError(f"{bad} row(s) have no value in column {arm!r} or {date!r}", column=arm,
+                        expected="an arm")
+    keys = (["segment"] if segment else []) + ["arm"]
+    frames = []
+    for i, m in enumerate(metric_list):
+        part = wide[keys].astype("string").copy()
+        part["date"] = wide["_date"].to_numpy()
+        part["metric"] = m.name
+        part["_order"] = i
+        part["rows"] = _col(wide, f"c{i}")
+        part["num"] = _col(wide, f"x{i}")
+        part["den"] = _col(wide, f"y{i}")
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values([*keys, "date", "_order"], kind="stable").drop(columns="_order")
+    out["metric"] = out["metric"].astype("string")
+    return out.reset_index(drop=True)
+
+
 def sufficient_stats_expr(
     table: ir.Table,
     *,
@@ -130,15 +208,8 @@ def sufficient_stats_expr(
         return table.group_by(**keys).aggregate(**aggs)
     if unit != "day":
         raise ValueError(f"unit must be 'user' or 'day', got {unit!r}")
-    keys["_date"] = table[date]
-    first: dict[str, ir.Value] = {"_arm_null": table[arm].isnull().cast("int64").sum()}
-    for i, (valid, x, y) in enumerate(per_metric):
-        if y is None:  # per-lead metrics have no meaning per day (Metric.analysis raises first)
-            raise ValueError(f"metric {metrics[i].name!r} cannot be clustered by day")
-        first[f"c{i}"] = valid.cast("int64").sum()
-        first[f"x{i}"] = x.sum()
-        first[f"y{i}"] = y.sum()
-    clusters = table.group_by(**keys).aggregate(**first)
+    clusters = _clusters(table, keys, per_metric, metrics, date)
+    keys = {**keys, "_date": table[date]}
     outer = [k for k in keys if k != "_date"]
     aggs = {
         "_bad": clusters["_arm_null"].sum() + clusters["_date"].isnull().cast("int64").sum()

@@ -14,12 +14,16 @@ import numpy as np
 import pandas as pd
 
 from abtest.aggregate import STAT_COLUMNS, resolve, sufficient_stats
+from abtest.aggregate.sufficient import daily_stats
+from abtest.experiment import families
+from abtest.experiment.adlevel import daily_arrays
+from abtest.experiment.comparisons import exact_where_small, missing_report, paired, value_se
 from abtest.experiment.options import AnalysisOptions, Correction, Method
 from abtest.experiment.results import ExperimentResults
 from abtest.experiment.summary import recommend
 from abtest.metrics import Metric, resolve_metrics
 from abtest.stats import bayesian, frequentist, sequential
-from abtest.stats.checks import SRM_THRESHOLD, adjust_pvalues, srm_test
+from abtest.stats.checks import SRM_THRESHOLD, srm_test
 from abtest.stats.cuped import cuped_arrays
 from abtest.stats.frequentist import ComparisonResult, interval_excludes
 from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
@@ -29,6 +33,11 @@ __all__ = ["Experiment"]
 ALL_SEGMENTS = "all"
 SRM_ALPHA = SRM_THRESHOLD
 _CUPED_SUFFIX = "__cuped"
+#: Default planned minimum detectable effect: a 10 % relative change of the primary metric.
+DEFAULT_MDE = 0.10
+#: Default always-valid tuning N* (units in the two compared arms): gbstats' 5,000 users, or
+#: two arms × 28 days for ad-level daily data (the confidence sequence is tightest at 4 weeks).
+TUNING_USERS, TUNING_DAYS = 5000.0, 56.0
 
 
 class Experiment:
@@ -49,18 +58,35 @@ class Experiment:
         Optional column (e.g. ``"segment"``: warm / cold / lapsed) for per-segment effects,
         a heterogeneity test and a Simpson warning.
     alpha, method, correction:
-        Significance level; ``"frequentist"`` (z / Welch / delta method), ``"bayesian"``
+        Significance level; ``"frequentist"`` (z / Welch / delta method; Fisher's exact test
+        for proportions when an expected cell is below 5), ``"bayesian"``
         (beta-binomial or normal approximation; no p-values) or ``"sequential"`` (always-valid
-        p-values, safe under daily peeking); multiple-comparison correction over the family
-        arms × metrics (pooled rows) and arms × metrics × segments (segment rows).
+        p-values, safe under daily peeking); multiple-comparison correction within each family:
+        ``primary`` (the first metric's arms), ``secondary`` (the other metrics), and the same
+        two by segment. Intervals in ``abs_ci_*``/``rel_ci_*`` are at the adjusted decision
+        level (``ci_level``); ``*_unadjusted`` keep the 1 − alpha ones.
     planned_shares:
         Planned traffic split per arm (mapping arm -> share, or a sequence in sorted-arm order);
         default equal. Used by the sample-ratio-mismatch check, flagged at p < 0.001.
     unit:
-        ``"user"``, ``"day"`` (ad-level daily rows clustered by day) or ``"auto"``.
+        ``"user"``, ``"day"`` or ``"auto"``. Ad-level daily rows (``"day"``) are summed per arm
+        × day and the arms are *paired by day* (:mod:`abtest.stats.daily`: paired delta
+        method, t on days − 1 df; the shared day effect cancels). Assumptions: the arms share
+        the day effect, days are independent replicates of the contrast, and each day's
+        audience is a fresh draw (a persistent audience retargeted daily is not corrected).
+        Days with fewer than 5 denominator events (e.g. conversions for cost per conversion)
+        are pooled into blocks; with fewer than 5 blocks the row is not judged (``test``
+        "not judged ...", ``note`` says how many more days at the current rate are needed).
     days:
         Days the test has run (for "keep testing about N more days"). Default: distinct dates
         for ad-level data, the span of ``entry_time`` for user-level data when present.
+    mde:
+        Planned minimum detectable effect, relative (default 0.10 = 10 %): ``days_needed`` /
+        ``more_days`` say how long the test must run to detect it with ``power`` (never sized
+        on the observed effect; :func:`abtest.stats.planning.days_to_detect`).
+    tuning:
+        Always-valid tuning N* for ``method="sequential"`` (units in the two compared arms):
+        default 5,000 users, or 56 for ad-level data (two arms × 28 days).
     covariate:
         Pre-period covariate for CUPED (user-level data only): a column name used for every
         proportion and mean metric (e.g. ``"pre_converted"`` or ``"pre_revenue"`` from
@@ -90,10 +116,11 @@ class Experiment:
         unit: Literal["user", "day", "auto"] = "auto",
         days: float | None = None,
         power: float = 0.8,
-        tuning: float = 5000.0,
+        tuning: float | None = None,
         date: str = "date",
         backend: Any = None,
         covariate: str | Mapping[str, str] | None = None,
+        mde: float = DEFAULT_MDE,
     ) -> None:
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
@@ -103,6 +130,11 @@ class Experiment:
             raise ValueError(f"correction must be holm, bh, bonferroni or none, got {correction!r}")
         if days is not None and not days > 0:
             raise ValueError(f"days must be positive, got {days}")
+        if not (np.isfinite(mde) and mde > 0):
+            raise ValueError(f"mde (planned relative effect, e.g. 0.1 for 10 %) must be > 0, "
+                             f"got {mde}")
+        if tuning is not None and not tuning > 0:
+            raise ValueError(f"tuning must be positive, got {tuning}")
         self.data = data
         self.arm = arm
         self.control = control
@@ -115,7 +147,8 @@ class Experiment:
         self.unit = unit
         self.days = days
         self.power = float(power)
-        self.tuning = float(tuning)
+        self.tuning = None if tuning is None else float(tuning)
+        self.mde = float(mde)
         self.date = date
         self.backend = backend
         self._covariate_given = covariate is not None
@@ -174,19 +207,39 @@ class Experiment:
         if self._covariate_given and not self.covariate:
             notes.append("covariate ignored: CUPED adjusts per-lead proportion and mean metrics, "
                          "and none was requested")
-        rows = [self._analyze_metric(stats, m, unit, arms, segments, notes) for m in self.metrics]
+        missing_report(self.data, self.metrics, self.arm, self.backend, unit, notes)
+        daily = self._daily(unit, segments) if unit == "day" else None
+        days = self._days_run(pooled, arms, unit)
+        self._tuning = self.tuning or (TUNING_DAYS if unit == "day" else TUNING_USERS)
+        if unit == "day" and self.method == "sequential":
+            notes.append(f"sequential on ad-level data: always-valid over paired days, tuned "
+                         f"for {self._tuning / 2:g} days per arm")
+        rows = [self._analyze_metric(stats, m, unit, arms, segments, notes, daily)
+                for m in self.metrics]
         table = pd.concat(rows, ignore_index=True)
-        table = self._adjust(table)
+        primary = self.metrics[0].name
+        table = families.adjust(table, primary=primary, correction=self.correction,
+                                method=self.method)
+        if self.method != "bayesian":
+            table = families.intervals(table, alpha=self.alpha)
         table = self._verdicts(table)
+        if self.method != "bayesian":
+            table = families.plan(table, days_run=days, mde=self.mde, alpha=self.alpha,
+                                  power=self.power, correction=self.correction)
+        table = table.drop(columns=[c for c in table.columns if c.startswith("_")])
+        for note in table.loc[table["note"].fillna("") != "", "note"].unique() \
+                if "note" in table.columns else ():
+            if note not in notes:
+                notes.append(str(note))
         srm = self._srm(arms, unit, notes)
         seg_tests = self._segment_tests(table) if self.segment else None
-        days = self._days_run(pooled, arms, unit)
         options = AnalysisOptions(
             arm=self.arm, control=arms[0], arms=tuple(arms),
             metrics=tuple(m.name for m in self.metrics), segment=self.segment,
             alpha=self.alpha, method=self.method, correction=self.correction,
-            unit=unit, days=days, power=self.power, tuning=self.tuning,
-            covariate=dict(self.covariate),
+            unit=unit, days=days, power=self.power, tuning=self._tuning,
+            covariate=dict(self.covariate), mde=self.mde, paired_by_day=unit == "day",
+            more_days=families.more_days_summary(table, primary),
         )
         rec = recommend(table, options=options, srm=srm, segment_tests=seg_tests,
                         metrics=self.metrics)
@@ -231,7 +284,8 @@ class Experiment:
         return ok, "fewer than 2 units (a variance needs at least 2)"
 
     def _analyze_metric(self, stats: pd.DataFrame, m: Metric, unit: str, arms: list[str],
-                        segments: list[str], notes: list[str]) -> pd.DataFrame:
+                        segments: list[str], notes: list[str],
+                        daily: pd.DataFrame | None = None) -> pd.DataFrame:
         """Tests for one metric: arms on axis 0, segments (pooled first) on axis 1."""
         analysis = m.analysis(unit)  # type: ignore[arg-type]
         a = self._arrays(stats, m.name, arms, segments)
@@ -267,45 +321,75 @@ class Experiment:
             if lost:
                 notes.append(f"{m.name}: {lost} lead(s) without {self.covariate[m.name]!r} left "
                              "out of the CUPED comparison")
+        pairs = None
+        if daily is not None:
+            num, den = daily_arrays(daily, m.name, arms, segments)
+            pairs = (num[:, keep], den[:, keep])
         try:
-            cols = self._compare(a, c, analysis, m)
+            cols = self._compare(a, c, analysis, m, pairs)
         except ValueError as exc:
             raise ValueError(f"metric {m.name!r}: {exc}") from exc
         return self._tidy(cols, a if c is None else c, a, m, unit, analysis, arms, segs,
                           cuped=c is not None)
 
     def _comparison(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
-                    analysis: str) -> tuple[ComparisonResult, str, dict[str, np.ndarray]]:
-        """Fixed-horizon comparison (arms × segments), the test's name and CUPED extras."""
+                    analysis: str, m: Metric,
+                    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+                    ) -> tuple[ComparisonResult, np.ndarray, dict[str, np.ndarray],
+                               dict[str, np.ndarray]]:
+        """Fixed-horizon comparison (arms × segments): result, test name per cell, CUPED extras
+        and the *contrast* (means, variances, covariance, dof) every interval is built from."""
+        extra: dict[str, np.ndarray] = {}
+        if pairs is not None:
+            return paired(pairs, m, self.alpha)
         if c is not None:
             out = cuped_arrays(c["n"], c["num_sum"], c["num_sum_sq"], c["den_sum"],
                                c["den_sum_sq"], c["cross_sum"], alpha=self.alpha)
-            return out.result, "cuped-z", {"cuped_theta": out.theta,
-                                           "variance_reduction": out.variance_reduction}
+            res = out.result
+            known = res.std_error == 0  # exact difference: the degenerate convention
+            contrast = {"mc": res.control_mean, "mt": res.treatment_mean,
+                        "vc": np.where(known, res.control_var, out.control_var_full),
+                        "vt": np.where(known, res.treatment_var, out.treatment_var_full),
+                        "cov": np.where(known, 0.0, out.covariance), "dof": res.dof}
+            extra = {"cuped_theta": out.theta, "variance_reduction": out.variance_reduction}
+            return res, np.full(res.p_value.shape, "cuped-z", dtype=object), extra, contrast
         if analysis == "proportion":
             res = frequentist.proportion_test_arrays(a["num_sum"], a["n"], alpha=self.alpha)
-            return res, "wald-z", {}
-        if analysis == "mean":
+            test = np.full(res.p_value.shape, "wald-z", dtype=object)
+            if self.method == "frequentist":
+                res, test = exact_where_small(a, res, test)
+        elif analysis == "mean":
             res = frequentist.mean_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
                                                alpha=self.alpha)
-            return res, "welch-t", {}
-        res = frequentist.ratio_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"], a["den_sum"],
-                                            a["den_sum_sq"], a["cross_sum"], alpha=self.alpha)
-        return res, "delta-welch-t", {}
+            test = np.full(res.p_value.shape, "welch-t", dtype=object)
+        else:
+            res = frequentist.ratio_test_arrays(a["n"], a["num_sum"], a["num_sum_sq"],
+                                                a["den_sum"], a["den_sum_sq"], a["cross_sum"],
+                                                alpha=self.alpha)
+            test = np.full(res.p_value.shape, "delta-welch-t", dtype=object)
+        contrast = {"mc": res.control_mean, "mt": res.treatment_mean, "vc": res.control_var,
+                    "vt": res.treatment_var, "cov": np.zeros(res.p_value.shape),
+                    "dof": res.dof}
+        return res, test, extra, contrast
 
     def _compare(self, a: dict[str, np.ndarray], c: dict[str, np.ndarray] | None,
-                 analysis: str, m: Metric) -> dict[str, np.ndarray]:
-        """Columns for the treatment rows (segment-major, then arm) of one metric."""
-        res, test, extra = self._comparison(a, c, analysis)
+                 analysis: str, m: Metric,
+                 pairs: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Columns for the treatment rows (segment-major, then arm) of one metric.
+
+        Columns starting with ``_`` carry the contrast to :func:`families.intervals` and are
+        dropped before the table is returned.
+        """
+        res, tests, extra, contrast = self._comparison(a, c, analysis, m, pairs)
         cols: dict[str, np.ndarray] = {}
         if self.method == "bayesian":
             level = 1 - self.alpha
-            if analysis == "proportion":
+            if analysis == "proportion" and pairs is None:
                 b = bayesian.bayes_proportion(a["num_sum"], a["n"], ci_level=level)
                 post = {k: b[k].to_numpy(dtype=float) for k in
                         ("rel_lift", "rel_cred_low", "rel_cred_high", "prob_beat_control",
                          "expected_loss", "expected_loss_control")}
-                test = "beta-binomial"
+                tests = np.full(tests.shape, "beta-binomial", dtype=object)
             else:
                 s = bayesian.bayes_normal_arrays(res, ci_level=level)
                 post = {"rel_lift": _flat(s.effect), "rel_cred_low": _flat(s.cred_low),
@@ -313,7 +397,8 @@ class Experiment:
                         "prob_beat_control": _flat(s.prob_beat_control),
                         "expected_loss": _flat(s.expected_loss),
                         "expected_loss_control": _flat(s.expected_loss_control)}
-                test = f"normal ({test})"
+                tests = np.array([f"normal ({t})" for t in tests.ravel()],
+                                 dtype=object).reshape(tests.shape)
             if not m.higher_is_better:  # "beat" = lower; losses swap with the direction
                 post["prob_beat_control"] = 1.0 - post["prob_beat_control"]
                 post["expected_loss"], post["expected_loss_control"] = (
@@ -322,22 +407,23 @@ class Experiment:
             # frequentist difference and SE kept for planning and heterogeneity (documented)
             cols["abs_diff"], cols["std_error"] = _flat(res.abs_diff), _flat(res.std_error)
         else:
+            p = res.p_value
             if self.method == "sequential":
-                frame = sequential.always_valid_frame(res, alpha=self.alpha, tuning=self.tuning,
-                                                      method=f"always-valid ({test})")
-            else:
-                frame = frequentist.result_frame(res, method=test, alpha=self.alpha,
-                                                 alternative="two-sided",
-                                                 n_arms=res.p_value.shape[0] + 1,
-                                                 batch_shape=res.p_value.shape[1:])
-            test = str(frame["method"].iloc[0])
-            for k in ("abs_diff", "std_error", "p_value", "abs_ci_low", "abs_ci_high",
-                      "rel_lift", "rel_ci_low", "rel_ci_high", "rel_ci_shape"):
-                cols[k] = frame[k].to_numpy()
-        cols["test"] = np.full(cols["abs_diff"].shape, test, dtype=object)
+                n_total = res.control_n + res.treatment_n
+                av = sequential.always_valid_arrays(res, alpha=self.alpha, tuning=self._tuning)
+                p = np.where(np.isfinite(res.std_error), av.p_value, 1.0)
+                contrast["nr2"] = n_total * sequential._rho_squared(self.alpha, self._tuning)
+                contrast["dof"] = np.full(p.shape, np.inf)
+                tests = np.array([f"always-valid ({t})" for t in tests.ravel()],
+                                 dtype=object).reshape(tests.shape)
+            cols["abs_diff"], cols["std_error"] = _flat(res.abs_diff), _flat(res.std_error)
+            cols["p_value"], cols["rel_lift"] = _flat(p), _flat(res.rel_lift)
+            for k, v in contrast.items():
+                cols["_" + k] = _flat(v)
+        cols["test"] = _flat_obj(tests)
         for k, v in extra.items():
-            cols[k] = _flat(v)
-        if self.covariate and not extra:  # documented: 0 where no adjustment was made
+            cols[k] = _flat_obj(v) if np.asarray(v).dtype == object else _flat(v)
+        if self.covariate and "cuped_theta" not in extra:  # documented: 0 where not adjusted
             cols["cuped_theta"] = np.zeros(cols["abs_diff"].shape)
             cols["variance_reduction"] = np.zeros(cols["abs_diff"].shape)
         return cols
@@ -352,14 +438,14 @@ class Experiment:
         """
         k, s = len(arms), len(segs)
         value = a["num_sum"] / a["den_sum"]
-        value_se = _value_se(a, analysis)
+        own_se = value_se(a, analysis)
         base = pd.DataFrame({
             "metric": m.name, "metric_label": m.label, "segment": np.repeat(segs, k),
             "arm": np.tile(arms, s), "is_control": np.tile([True] + [False] * (k - 1), s),
             "unit": unit, "analysis": analysis,
             "higher_is_better": m.higher_is_better, "display": m.display,
             "n": tested["n"].T.ravel(), "value": value.T.ravel(),
-            "value_se": value_se.T.ravel(),
+            "value_se": own_se.T.ravel(),
         })
         idx = np.flatnonzero(~base["is_control"].to_numpy())
         for c, v in cols.items():
@@ -373,33 +459,16 @@ class Experiment:
         base["method"] = self.method
         return base
 
-    def _adjust(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Multiple-comparison correction, pooled family and segment family separately."""
-        table = table.copy()
-        if self.method == "bayesian":
-            table["family"] = pd.array(
-                ["none (Bayesian: posterior probabilities, no multiplicity adjustment)"]
-                * len(table), dtype="string")
-            return table
-        table["p_adjusted"] = pd.Series(pd.NA, index=table.index, dtype="Float64")
-        table["family"] = pd.Series(pd.NA, index=table.index, dtype="string")
-        treated = ~table["is_control"]
-        what = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni",
-                "none": "no correction"}[self.correction]
-        for pooled, label in ((True, "arms × metrics"), (False, "arms × metrics × segments")):
-            mask = treated & ((table["segment"] == ALL_SEGMENTS) == pooled)
-            if not mask.any():
-                continue
-            p = table.loc[mask, "p_value"].to_numpy(dtype=float)
-            if self.correction == "none":
-                adj = p
-            else:
-                adj = np.asarray(adjust_pvalues(p, method=self.correction), dtype=float)
-            table.loc[mask, "p_adjusted"] = adj
-            size = int(mask.sum())
-            table.loc[mask, "family"] = f"{label} ({size} tests, {what})"
-        table.loc[~treated, "family"] = "control"
-        return table
+    def _daily(self, unit: str, segments: list[str]) -> pd.DataFrame:
+        """Arm × day totals per metric (pooled as segment ``all``, plus per segment)."""
+        kw = dict(metrics=self.metrics, arm=self.arm, date=self.date, backend=self.backend)
+        frames = [daily_stats(self.data, **kw).assign(segment=ALL_SEGMENTS)]
+        if self.segment:
+            frames.append(daily_stats(self.data, segment=self.segment, **kw))
+        out = pd.concat(frames, ignore_index=True)
+        out["segment"] = out["segment"].astype("string")
+        out["arm"] = out["arm"].astype("string")
+        return out
 
     def _verdicts(self, table: pd.DataFrame) -> pd.DataFrame:
         """``verdict`` per treatment row: ``better`` / ``worse`` / ``inconclusive``.
@@ -511,27 +580,10 @@ class Experiment:
             return None
 
 
-def _value_se(a: dict[str, np.ndarray], analysis: str) -> np.ndarray:
-    """Standard error of each arm's own (unadjusted) value, from its sufficient statistics.
-
-    Proportion: sqrt(p(1-p)/n); mean: sqrt(s²/n); ratio Σx/Σy: the delta method over units,
-    sqrt((s_x² − 2R s_xy + R² s_y²) / (n ȳ²)) (Deng, Knoblich & Lu 2018). Used to compare arms
-    that each beat the control with one another.
-    """
-    n, sx, sxx = a["n"], a["num_sum"], a["num_sum_sq"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if analysis == "proportion":
-            p = sx / n
-            return np.sqrt(p * (1 - p) / n)
-        var_x = (sxx - sx * sx / n) / (n - 1)
-        if analysis == "mean":
-            return np.sqrt(np.maximum(var_x, 0.0) / n)
-        sy, syy, sxy = a["den_sum"], a["den_sum_sq"], a["cross_sum"]
-        ratio, ybar = sx / sy, sy / n
-        var_y = (syy - sy * sy / n) / (n - 1)
-        cov = (sxy - sx * sy / n) / (n - 1)
-        var = (var_x - 2 * ratio * cov + ratio**2 * var_y) / (n * ybar**2)
-        return np.sqrt(np.maximum(var, 0.0))
+def _flat_obj(arr: Any) -> np.ndarray:
+    """:func:`_flat` for text arrays."""
+    a = np.asarray(arr, dtype=object)
+    return a.reshape(a.shape[0], -1).T.reshape(-1)
 
 
 def _flat(arr: Any) -> np.ndarray:

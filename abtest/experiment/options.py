@@ -29,7 +29,10 @@ class AnalysisOptions(Mapping[str, Any]):
 
     ``control`` is the resolved control arm and ``arms`` every arm with the control first;
     ``metrics`` are metric names, the first being the primary (decision) metric; ``unit`` is
-    ``"user"`` or ``"day"``; ``days`` the days the test has run (None when unknown).
+    ``"user"`` or ``"day"``; ``days`` the days the test has run (None when unknown); ``mde`` the planned minimum
+    detectable relative effect the keep-testing days are sized on (None: the observed effect is
+    not used, see ``families.plan``); ``paired_by_day`` says ad-level rows were paired by calendar
+    day; ``more_days`` maps each treated arm to the extra days its primary comparison needs.
     """
 
     arm: str
@@ -45,6 +48,14 @@ class AnalysisOptions(Mapping[str, Any]):
     power: float
     tuning: float
     covariate: Mapping[str, str] = field(default_factory=dict)
+    mde: float | None = None
+    paired_by_day: bool = False
+    more_days: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def secondary_metrics(self) -> tuple[str, ...]:
+        """Every metric after the primary one (judged as one family, see ``families``)."""
+        return self.metrics[1:]
 
     @property
     def primary_metric(self) -> str:
@@ -77,6 +88,7 @@ class AnalysisOptions(Mapping[str, Any]):
         out = asdict(self)
         out["arms"], out["metrics"] = list(self.arms), list(self.metrics)
         out["covariate"] = dict(self.covariate)
+        out["more_days"] = dict(self.more_days)
         return out
 
 

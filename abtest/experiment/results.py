@@ -29,7 +29,7 @@ from abtest.display import (
     frame_html,
 )
 from abtest.display.templates import render
-from abtest.experiment.options import AnalysisOptions, Decision
+from abtest.experiment.options import CORRECTION_NAMES, AnalysisOptions, Decision
 
 __all__ = ["ExperimentResults"]
 
@@ -83,7 +83,7 @@ class ExperimentResults:
     set is Fieller's (:func:`abtest.stats.fieller_interval`): ``rel_ci_shape`` is ``"interval"``
     (``[rel_ci_low, rel_ci_high]``, ends possibly infinite) or ``"complement"`` (everything
     outside ``(rel_ci_low, rel_ci_high)``); test exclusion with
-    :func:`abtest.stats.interval_excludes`, never with ``low > 0``. Intervals are unadjusted;
+    :func:`abtest.stats.interval_excludes`, never with ``low > 0``. Intervals are at the decision level (see ``ci_level``);
     ``significant`` = the relative set excludes 0 and ``p_adjusted`` < alpha (the family and
     correction are named in ``family``).
 
@@ -237,7 +237,8 @@ def _families(table: pd.DataFrame) -> str:
     for fam, rows in fams.groupby("family", sort=False):
         where = "all-leads rows" if (rows["segment"] == _ALL).all() else (
             "segment rows" if (rows["segment"] != _ALL).all() else "rows")
-        out.append(f"{fam} for the {where}")
+        size = rows.shape[0]
+        out.append(f"“{fam}” ({size} test{'s' if size != 1 else ''}, the {where})")
     return "; ".join(out)
 
 
@@ -252,8 +253,10 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
     unit = {"user": "Leads", "day": "Days"}.get(str(options.get("unit", "")), "Units")
     cuped = "variance_reduction" in table.columns and \
         bool((table["variance_reduction"].astype("Float64").fillna(0) > 0).any())
-    heads = (["Segment"] if segmented else []) + ["Arm", unit, "Value",
-                                                  f"Lift vs {control} ({level} interval)"]
+    adjusted = not bayes and str(options.get("correction", "holm")) != "none"
+    heads = (["Segment"] if segmented else []) + [
+        "Arm", unit, "Value",
+        f"Lift vs {control} ({'adjusted' if adjusted else level} interval)"]
     heads += (["Chance better than control", "Expected loss"] if bayes
               else ["p-value (adjusted)"])
     heads += (["Variance cut (CUPED)"] if cuped else []) + ["Verdict"]
@@ -299,10 +302,15 @@ def _results_table(table: pd.DataFrame, options: AnalysisOptions, *, currency: s
                    "rates, relative otherwise).")
     else:
         kind = "always-valid " if method == "sequential" else ""
-        caption = (f"Lift: relative change against {control} with its unadjusted {level} "
-                   f"{kind}confidence interval. p-values adjusted for multiple comparisons: "
-                   f"{_families(table)}. Verdict: better/worse only when the interval excludes "
-                   "0 and the adjusted p-value is below " + f"{alpha:g}.")
+        corr = str(options.get("correction", "holm"))
+        adjusted = corr != "none"
+        caption = (f"Lift: relative change against {control} with its {kind}confidence "
+                   + (f"interval widened for multiple comparisons ({CORRECTION_NAMES[corr]}, "
+                      f"{level} for the family as a whole), so it excludes 0 exactly when the "
+                      f"adjusted p-value is below {alpha:g}. Families: {_families(table)}."
+                      if adjusted else f"{level} interval (no multiple-comparison correction)."
+                      ) + " Verdict: better/worse only when the interval excludes 0 and the "
+                   "adjusted p-value is below " + f"{alpha:g}.")
     return render("results_table.html.j2", heads=heads, groups=groups, caption=caption,
                   verdict_style=_VERDICT_STYLE, text_heads=("Segment", "Arm", "Verdict"))
 

@@ -107,14 +107,31 @@ def _correction_words(correction: str) -> str:
     return name if correction == "none" else f"{name} correction"
 
 
-def _plan(row: pd.Series, alpha: float, power: float) -> tuple[float, float, float]:
-    """(sample-size factor f, absolute MDE, relative MDE) for one treatment row."""
+def _plan(row: pd.Series, alpha: float, power: float, planned: float | None
+          ) -> tuple[float, float, float]:
+    """(sample-size factor f, absolute MDE, relative MDE) for one treatment row.
+
+    ``f`` is how many times the current sample the test needs to detect the *planned* relative
+    effect ``planned`` (or, without one, the difference seen so far) with ``power``:
+    f = (z·SE / effect)², z = z_{1-α/2} + z_{power} (Chow, Shao & Wang 2008, eq. 3.2.3).
+    Sizing on the observed effect inflates the false-positive rate of a test that is extended
+    whenever it is close (issue #10), so the planned effect is the default.
+    """
     z = special.ndtri(1 - alpha / 2) + special.ndtri(power)
-    se, diff = float(row["std_error"]), abs(float(row["abs_diff"]))
-    mde = z * se
-    f = (mde / diff) ** 2 if diff > 0 else np.inf
+    se = float(row["std_error"])
     ctl = abs(float(row["control_value"]))
+    effect = planned * ctl if planned else abs(float(row["abs_diff"]))
+    mde = z * se
+    f = (mde / effect) ** 2 if effect > 0 else np.inf
     return f, mde, (mde / ctl if ctl > 0 else np.inf)
+
+
+def _planned_more_days(rows: pd.DataFrame) -> float | None:
+    """Extra days the primary comparisons need (the slowest arm), from ``families.plan``."""
+    if "more_days" not in rows.columns:
+        return None
+    more = rows["more_days"].astype("Float64").dropna()
+    return float(more.max()) if len(more) else None
 
 
 def recommend(
@@ -195,38 +212,47 @@ def recommend(
         lines.append(f"{names} did worse than {control} on {primary.label} "
                      f"({direction} is better); keep {control}.")
     else:
-        plans = [(_plan(r, alpha, power), r) for _, r in rows.iterrows()]
-        (f, mde, mde_rel), r = min(plans, key=lambda x: x[0][0])
+        planned = options.mde
+        plans = [(_plan(r, alpha, power, planned), r) for _, r in rows.iterrows()]
+        (f, mde, mde_rel), r = max(plans, key=lambda x: x[0][0])
         what = (f"a {format_value(abs(mde_rel), 'percent')} relative change in {primary.label} "
                 f"({_fmt(primary, mde)} absolute)")
-        extra_days = days * (max(f, 1.0) - 1.0) if days else None
-        if days and np.isfinite(f) and extra_days <= min(MAX_EXTRA_FACTOR * days, MAX_EXTRA_DAYS):
-            n_days = max(int(np.ceil(extra_days)), 1)
+        target = (f"the planned {format_value(planned, 'percent')} change" if planned
+                  else f"the difference seen so far ({r['arm']}: {_pct(float(r['rel_lift']))})")
+        more_days = _planned_more_days(rows)
+        if more_days is None and days and np.isfinite(f):
+            more_days = float(np.ceil(days * max(f - 1.0, 0.0)))
+        if days and more_days is not None and 0 < more_days <= min(MAX_EXTRA_FACTOR * days,
+                                                                   MAX_EXTRA_DAYS):
+            n_days = max(int(np.ceil(more_days)), 1)
             dec = Decision("keep testing",
                            f"keep testing about {n_days} more day{'s' if n_days != 1 else ''}",
                            primary.name, days_more=n_days)
             lines.append(
-                f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
-                f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
-                f"{power:.0%} power after about {n_days} more day(s) at the current daily traffic."
+                f"No arm is a clear winner on {primary.label} yet. To detect {target} with "
+                f"{power:.0%} power the test needs about {n_days} more day(s) at the current "
+                "daily traffic; the days are sized on the planned effect, not on the difference "
+                "seen so far, so stopping then keeps the false-positive rate at alpha."
             )
-        elif not days and np.isfinite(f) and f <= 1 + MAX_EXTRA_FACTOR:
-            more = int(np.ceil(float(r["n"]) * (max(f, 1.0) - 1.0))) or 1
+        elif not days and np.isfinite(f) and 1 < f <= 1 + MAX_EXTRA_FACTOR:
+            more = int(np.ceil(float(r["n"]) * (f - 1.0))) or 1
             dec = Decision("keep testing", f"keep testing: about {more:,} more units per arm",
                            primary.name)
             lines.append(
-                f"No arm is a clear winner on {primary.label} yet. The difference seen so far "
-                f"({r['arm']}: {_pct(float(r['rel_lift']))}) would be detectable with "
-                f"{power:.0%} power after about {more:,} more units per arm."
+                f"No arm is a clear winner on {primary.label} yet. To detect {target} with "
+                f"{power:.0%} power the test needs about {more:,} more units per arm."
             )
         else:
             dec = Decision("no difference",
                            f"no detectable difference; the test could detect {what}",
                            primary.name)
+            enough = days and more_days == 0 or (not days and np.isfinite(f) and f <= 1)
+            tail = (f"it already had {power:.0%} power for {target}, so a real effect that "
+                    "large would most likely have shown." if enough else
+                    "smaller effects would need a much longer test.")
             lines.append(
                 f"No detectable difference on {primary.label}. At the current sample size the "
-                f"test could detect {what} with {power:.0%} power; smaller effects would need a "
-                "much longer test."
+                f"test could detect {what} with {power:.0%} power; {tail}"
             )
         if method == "sequential":
             lines.append("(Durations use the fixed-horizon formula; always-valid intervals "

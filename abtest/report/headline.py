@@ -306,8 +306,9 @@ def headline_from_results(
     treatment with the strongest evidence (smallest adjusted p-value, or highest chance to be
     better than control for Bayesian results). The effect is the relative lift with its interval
     (a Fieller complement keeps ``ci_shape="complement"``); when the control value is 0
-    (relative lift undefined) it is the absolute difference instead. Frequentist intervals are
-    unadjusted while p-values are multiplicity-adjusted, and the labels say so.
+    (relative lift undefined) it is the absolute difference instead. Frequentist intervals and
+    p-values are both multiplicity-adjusted (the interval at the decision level), and the labels
+    say so.
     """
     opts = results.options
     method = str(opts.method)
@@ -357,8 +358,8 @@ def headline_from_results(
         kind = "always-valid" if method == "sequential" else ""
         p_note = ", ".join(x for x in (kind, f"{corr}-adjusted" if corr else "") if x)
         interval = f"{level} {'always-valid ' if method == 'sequential' else ''}CI"
-        if corr:
-            interval = f"unadjusted {interval}"
+        if corr:  # the interval is at the decision level: it agrees with the adjusted p-value
+            interval = f"{corr}-adjusted {'always-valid ' if method == 'sequential' else ''}CI"
     used, aside = _rows(data)
     first_word = decision.text.split(" ", 1)[0].rstrip(",;")
     decision_text = (decision.text if first_word in opts.arms  # an arm name keeps its spelling

@@ -35,7 +35,9 @@ from abtest.stats.checks import (
     srm_test,
 )
 from abtest.stats.cuped import CupedResult, cuped_arrays, cuped_test
+from abtest.stats.daily import PairedResult, paired_ratio_arrays
 from abtest.stats.exact import choose_exact_method, exact_test
+from abtest.stats.fieller import fieller_interval_cov
 from abtest.stats.frequentist import (
     ComparisonResult,
     difference_test,
@@ -52,6 +54,7 @@ from abtest.stats.frequentist import (
 from abtest.stats.heterogeneity import heterogeneity_test, simpson_warning
 from abtest.stats.planning import (
     SimulatedPower,
+    days_to_detect,
     minimum_detectable_effect,
     power,
     power_by_simulation,
@@ -134,3 +137,4 @@ __all__ += [
     "sequential_test",
     "simpson_warning",
 ]
+__all__ += ["PairedResult", "days_to_detect", "fieller_interval_cov", "paired_ratio_arrays"]

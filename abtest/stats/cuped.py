@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import special
 
 from abtest.stats._arrays import (
     Alternative,
@@ -22,6 +23,7 @@ from abtest.stats._arrays import (
     check_alpha,
     check_positive,
 )
+from abtest.stats.fieller import fieller_interval_cov
 from abtest.stats.frequentist import ComparisonResult, difference_test, result_frame
 
 __all__ = ["CupedResult", "cuped_arrays", "cuped_test"]
@@ -37,6 +39,11 @@ class CupedResult(NamedTuple):
     result: ComparisonResult
     theta: FloatArray
     variance_reduction: FloatArray
+    #: Full variances of the adjusted control / treatment means and their covariance, shape
+    #: ``(arms - 1, *batch)`` (``v_t + v_c − 2c`` equals the residual variance of the difference).
+    control_var_full: FloatArray | None = None
+    treatment_var_full: FloatArray | None = None
+    covariance: FloatArray | None = None
 
 
 def cuped_arrays(
@@ -66,6 +73,14 @@ def cuped_arrays(
     the p-value and the relative lift (adjusted arm mean vs adjusted control mean, Fieller's set
     with ``rel_ci_complement``) follow exactly the conventions of every other abtest test, and
     the relative set excludes 0 exactly when p < alpha.
+
+    Relative lift: the adjusted means are correlated (both contain θ·x̄_all) and the adjusted
+    control mean ȳ_c − θ(x̄_c − x̄_all) has variance Var(ȳ_c − θ(1 − w_c)x̄_c) + θ² Σ_{k≠c}
+    w_k² Var(x̄_k) (w_k = n_k / N), much larger than its residual variance when ρ is high. The
+    relative set is Fieller's set for the ratio of the adjusted means with these full variances
+    and their covariance (:func:`~abtest.stats.fieller.fieller_interval_cov`; the delta method on
+    the ratio of adjusted means is its large-sample form, as GrowthBook's fix of the same bug).
+    At a lift of 0 it is the ANCOVA test of the difference, so it still excludes 0 iff p < alpha.
     """
     alpha = check_alpha(alpha)
     a = broadcast_arms(
@@ -92,10 +107,46 @@ def cuped_arrays(
     x_all = a["x"].sum(axis=0) / nn.sum(axis=0)
     m_adj = ybar - theta * (xbar - x_all)
     res = difference_test(m_adj, v_adj, n=nn, use_t=False, alpha=alpha, alternative=alternative)
+    v_full, cov = _adjusted_mean_moments(nn, s_yy, s_xx, s_xy, theta)
+    q = np.full(res.abs_diff.shape, _critical(alpha, alternative))
+    rlo, rhi, comp = fieller_interval_cov(res.control_mean, v_full[:1], res.treatment_mean,
+                                          v_full[1:], cov, q,
+                                          alternative=alternative)
+    exact = res.std_error == 0  # difference known exactly: keep the degenerate convention
+    res = res._replace(rel_ci_low=np.where(exact, res.rel_ci_low, rlo),
+                       rel_ci_high=np.where(exact, res.rel_ci_high, rhi),
+                       rel_ci_complement=np.where(exact, res.rel_ci_complement, comp))
     var = v_adj[1:] + v_adj[:1]
     var_raw = v_raw[1:] + v_raw[:1]
     reduction = np.where(var_raw > 0, 1.0 - var / np.where(var_raw > 0, var_raw, 1.0), 0.0)
-    return CupedResult(res, np.broadcast_to(theta, var.shape).copy(), reduction)
+    return CupedResult(res, np.broadcast_to(theta, var.shape).copy(), reduction,
+                       np.broadcast_to(v_full[:1], var.shape).copy(), v_full[1:].copy(), cov)
+
+
+def _critical(alpha: float, alternative: str) -> float:
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    return float(special.ndtri(1.0 - tail))
+
+
+def _adjusted_mean_moments(nn: FloatArray, s_yy: FloatArray, s_xx: FloatArray,
+                           s_xy: FloatArray, theta: FloatArray
+                           ) -> tuple[FloatArray, FloatArray]:
+    """Var of each arm's adjusted mean and Cov(treatment, control), θ held fixed.
+
+    m_j = ȳ_j − θ x̄_j + θ Σ_k w_k x̄_k with independent arms and per-arm moments
+    V_yy = S_yy/((n−1)n), V_xy, V_xx alike; the coefficient of x̄_k in m_j is θ(w_k − δ_jk).
+    """
+    vyy, vxx, vxy = (s / (nn - 1.0) / nn for s in (s_yy, s_xx, s_xy))
+    w = nn / nn.sum(axis=0)
+    k = nn.shape[0]
+    eye = np.eye(k).reshape((k, k) + (1,) * (nn.ndim - 1))
+    b = theta * (w[None, ...] - eye)  # b[j, k]: coefficient of x̄_k in arm j's adjusted mean
+    diag_b = np.einsum("jj...->j...", b)
+    v_full = vyy + 2.0 * diag_b * vxy + (b * b * vxx[None, ...]).sum(axis=1)
+    # Cov(m_t, m_c): ȳ_t with x̄_t in m_c (b[c, t]), x̄_c with ȳ_c (b[t, c]), Σ_k b_tk b_ck V_xx,k
+    bt, bc = b[1:], b[:1]
+    cov = b[0, 1:] * vxy[1:] + b[1:, 0] * vxy[:1] + (bt * bc * vxx[None, ...]).sum(axis=1)
+    return v_full, cov
 
 
 def cuped_test(

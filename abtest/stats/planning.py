@@ -21,6 +21,7 @@ from abtest.stats._arrays import Alternative, FloatArray, as_float, check_alpha,
 __all__ = [
     "HoldoutPrecision",
     "SimulatedPower",
+    "days_to_detect",
     "holdout_for_precision",
     "holdout_precision",
     "minimum_detectable_effect",
@@ -102,6 +103,9 @@ def sample_size(
         base = as_float(baseline, "baseline", nonnegative=False)
         delta = _effect(base, as_float(mde, "mde", nonnegative=False), relative)
         var = as_float(unit_variance, "unit_variance")
+        if np.any(var <= 0):
+            raise ValueError("unit_variance must be > 0: a metric that never varies needs no "
+                             "test (and no sample size can be computed for it)")
         n = (za + zb) ** 2 * 2 * var / delta**2
     elif method == "unpooled":
         p1, p2 = _proportions(baseline, mde, relative)
@@ -140,6 +144,8 @@ def power(
     """Power of the Wald test (unpooled variances) with ``n_per_arm`` units in every arm."""
     za, _ = _z_values(alpha, 0.5, alternative, n_arms, correction)
     n = as_float(n_per_arm, "n_per_arm")
+    if np.any(n <= 0):
+        raise ValueError("n_per_arm must be > 0: power needs at least one unit in every arm")
     if unit_variance is not None:
         base = as_float(baseline, "baseline", nonnegative=False)
         delta = _effect(base, as_float(mde, "mde", nonnegative=False), relative)
@@ -206,6 +212,60 @@ def test_duration_days(n_per_arm: ArrayLike, daily_units_per_arm: ArrayLike) -> 
 
 
 test_duration_days.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def days_to_detect(
+    std_error: ArrayLike,
+    days_run: float,
+    mde_abs: ArrayLike,
+    *,
+    alpha: ArrayLike = 0.05,
+    power: float = 0.8,
+    sequential_nr2: ArrayLike | None = None,
+    max_days: float = 3650.0,
+) -> Any:
+    """Total days a test needs to detect a *planned* absolute effect ``mde_abs`` with ``power``.
+
+    The standard error after ``days_run`` days is assumed to shrink as 1/sqrt(days) (traffic
+    per day steady), so ``SE(D) = SE·sqrt(days_run / D)`` and the fixed-horizon requirement
+    ``(z_{1−α/2} + z_power)·SE(D) ≤ mde_abs`` gives
+    ``D = days_run·((z_{1−α/2} + z_power)·SE / mde_abs)²`` (the usual sample-size formula with
+    the per-day variance SE²·days_run measured in the test). Only the *variance* comes from the
+    data, never the observed effect, so acting on it ("keep testing N more days") does not
+    inflate the false-positive rate the way sizing on the observed effect does.
+
+    ``sequential_nr2`` (Nρ² of the always-valid test *now*, growing in proportion to the days):
+    the requirement uses the confidence-sequence multiplier at D instead of ``z_{1−α/2}``,
+    solved on a day grid. ``alpha`` may be per row (e.g. Bonferroni-split within a family).
+    Returns float days (``inf`` beyond ``max_days``).
+    """
+    se = as_float(std_error, "std_error")
+    mde = np.abs(as_float(mde_abs, "mde_abs", nonnegative=False))
+    if not np.isfinite(days_run) or days_run <= 0:
+        raise ValueError(f"days_run must be a positive number of days, got {days_run}")
+    if np.any(mde == 0):
+        raise ValueError("mde_abs must be non-zero")
+    a = as_float(alpha, "alpha")
+    if np.any((a <= 0) | (a >= 1)):
+        raise ValueError("alpha must be between 0 and 1")
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"power must be strictly between 0 and 1, got {power}")
+    zb = float(special.ndtri(power))
+    se, mde, a = np.broadcast_arrays(se, mde, a)
+    if sequential_nr2 is None:
+        need = days_run * ((special.ndtri(1 - a / 2) + zb) * se / mde) ** 2
+    else:
+        nr2 = np.broadcast_to(as_float(sequential_nr2, "sequential_nr2"), se.shape)
+        grid = np.unique(np.concatenate([np.arange(1.0, 366.0), np.geomspace(366.0, max_days,
+                                                                             200)]))
+        g = grid.reshape((-1,) + (1,) * se.ndim)
+        nr2_d = nr2 * g / days_run
+        crit = np.sqrt(2 * (nr2_d + 1) / nr2_d * np.log(np.sqrt(nr2_d + 1) / a))
+        ok = (crit + zb) * se * np.sqrt(days_run / g) <= mde
+        first = np.argmax(ok, axis=0)
+        need = np.where(ok.any(axis=0), grid[first], np.inf)
+    need = np.where(need > max_days, np.inf, need)
+    return float(need) if np.ndim(need) == 0 else need
 
 
 def unit_variance_from_sums(

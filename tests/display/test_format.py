@@ -67,7 +67,7 @@ def test_results_html_is_compact_formatted_and_escaped(segmented):
     assert "<NA>" not in page and "&lt;NA&gt;" not in page and "nan" not in page.lower()
     header = re.search(r"<thead>(.*?)</thead>", page).group(1)
     heads = re.findall(r"<th[^>]*>(.*?)</th>", header)
-    assert heads == ["Segment", "Arm", "Leads", "Value", "Lift vs ctrl (95% interval)",
+    assert heads == ["Segment", "Arm", "Leads", "Value", "Lift vs ctrl (adjusted interval)",
                      "p-value (adjusted)", "Verdict"]
     t = segmented.table
     pooled = t.query("segment == 'all' and metric == 'conversion_rate' and not is_control")
@@ -82,8 +82,8 @@ def test_results_html_is_compact_formatted_and_escaped(segmented):
     fams = set(t.loc[~t.is_control, "family"])
     caption = re.search(r"<caption[^>]*>(.*?)</caption>", page).group(1)
     for fam in fams:
-        assert caption.count(fam.replace("×", "×")) == 1
-        assert page.count(fam) == 1
+        assert caption.count(f"“{fam}”") == 1
+        assert page.count(f"“{fam}”") == 1
     assert "Cochran" in page
     assert len(segmented.table.columns) > 15  # .table stays the full tidy frame
 

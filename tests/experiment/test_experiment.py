@@ -17,6 +17,7 @@ from abtest.stats import (
     ratio_test,
     sequential_proportion_test,
 )
+from abtest.stats.daily import paired_ratio_arrays
 
 
 def _users(n: int = 6000, seed: int = 0, lift: float = 0.12) -> pd.DataFrame:
@@ -69,13 +70,13 @@ def test_user_level_matches_direct_stats_calls():
     d2 = ratio_test(s.n, s.c, s.cc, s.i, s.ii, s.ci).iloc[0]
     r2 = _pooled(res, "ctr").query("arm == 'B'").iloc[0]
     assert r2.p_value == pytest.approx(d2.p_value, rel=1e-10)
-    assert r2.rel_ci_low == pytest.approx(d2.rel_ci_low, rel=1e-10)
-    # Holm over the pooled family of 2 tests
-    fam = _pooled(res, "conversion_rate").query("arm == 'B'").family.iloc[0]
-    assert "2 tests, Holm" in fam
-    expected = min(1.0, 2 * min(direct.p_value, d2.p_value))
-    got = res.table.query("segment == 'all' and not is_control").p_adjusted.min()
-    assert got == pytest.approx(expected, rel=1e-12)
+    assert r2.rel_ci_low_unadjusted == pytest.approx(d2.rel_ci_low, rel=1e-10)
+    # primary and secondary metrics are separate families (one test each: nothing to adjust)
+    first = _pooled(res, "conversion_rate").query("arm == 'B'").iloc[0]
+    assert (first.family, first.correction, first.family_size) == ("primary", "holm", 1)
+    second = _pooled(res, "ctr").query("arm == 'B'").iloc[0]
+    assert (second.family, second.family_size) == ("secondary", 1)
+    assert first.p_adjusted == pytest.approx(direct.p_value, rel=1e-12)
     # per-segment rows and heterogeneity equal the direct calls
     seg = res.table.query("segment != 'all' and metric == 'conversion_rate' and not is_control")
     h = heterogeneity_test(seg.abs_diff.to_numpy(float), seg.std_error.to_numpy(float)).iloc[0]
@@ -90,9 +91,18 @@ def test_user_level_matches_direct_stats_calls():
 def test_recommendations():
     strong = Experiment(_users(20_000, seed=2, lift=0.25), control="A", days=14).analyze()
     assert strong.recommendation == "ship B"
-    weak = Experiment(_users(6000, seed=0), control="A", days=10).analyze()
+    # the extra days are sized on the planned effect (mde), never on the difference seen so far
+    weak = Experiment(_users(6000, seed=0), control="A", days=10, mde=0.2).analyze()
     assert weak.recommendation.startswith("keep testing about ")
     assert weak.recommendation.endswith("more days")
+    row = weak.table.query("arm == 'B' and segment == 'all'").iloc[0]
+    assert weak.decision.days_more == int(row.more_days) > 0
+    flat = Experiment(_users(6000, seed=0, lift=0.0), control="A", days=10, mde=0.2).analyze()
+    flat_row = flat.table.query("arm == 'B' and segment == 'all'").iloc[0]
+    assert abs(flat_row.more_days - row.more_days) <= 1  # same plan whatever the observed lift
+    # a 10 % planned effect is out of reach within 3x the days run: no "keep testing" promise
+    assert Experiment(_users(6000, seed=0), control="A", days=10).analyze().recommendation \
+        .startswith("no detectable difference")
     null = Experiment(_users(6000, seed=4, lift=0.0), control="A", days=10).analyze()
     assert null.recommendation.startswith("no detectable difference; the test could detect")
     assert "Recommendation:" in null.summary()
@@ -112,6 +122,7 @@ def test_bayesian_and_sequential_methods_match_direct_calls():
     direct = sequential_proportion_test(x, n).iloc[0]
     assert row.p_value == pytest.approx(direct.p_value, rel=1e-12)
     assert row.rel_ci_low == pytest.approx(direct.rel_ci_low, rel=1e-12)
+    assert row.rel_ci_low_unadjusted == pytest.approx(direct.rel_ci_low, rel=1e-12)
 
 
 def test_ad_stats_day_clusters_html_and_json():
@@ -119,16 +130,15 @@ def test_ad_stats_day_clusters_html_and_json():
     res = Experiment(ads, arm="arm", control="<script>alert(1)</script>",
                      metrics=["ctr", "cost_per_conversion"]).analyze()
     assert res.options["unit"] == "day" and res.options["days"] == 14
-    daily = ads.groupby(["arm", "date"])[["clicks", "impressions"]].sum().reset_index()
-    daily = daily.assign(cc=daily.clicks**2, ii=daily.impressions**2,
-                         ci=daily.clicks * daily.impressions)
-    s = daily.groupby("arm").agg(n=("clicks", "size"), c=("clicks", "sum"), cc=("cc", "sum"),
-                                 i=("impressions", "sum"), ii=("ii", "sum"), ci=("ci", "sum"))
-    s = s.loc[["<script>alert(1)</script>", "offer_b"]]
-    direct = ratio_test(s.n, s.c, s.cc, s.i, s.ii, s.ci).iloc[0]
+    daily = ads.groupby(["arm", "date"])[["clicks", "impressions"]].sum()
+    arms = ["<script>alert(1)</script>", "offer_b"]
+    clicks = np.stack([daily.loc[a].clicks.to_numpy(float) for a in arms])
+    imps = np.stack([daily.loc[a].impressions.to_numpy(float) for a in arms])
+    direct = paired_ratio_arrays(clicks, imps).result  # arms paired by day
     row = _pooled(res, "ctr").query("arm == 'offer_b'").iloc[0]
-    assert row.p_value == pytest.approx(direct.p_value, rel=1e-10)
-    assert row.abs_ci_high == pytest.approx(direct.abs_ci_high, rel=1e-10)
+    assert row.test == "paired-by-day delta-t"
+    assert row.p_value == pytest.approx(float(direct.p_value[0]), rel=1e-10)
+    assert row.abs_ci_high_unadjusted == pytest.approx(float(direct.abs_ci_high[0]), rel=1e-10)
     assert not res.srm["checked"] and any("sample-ratio" in n for n in res.notes)
     html = res._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -65,9 +65,11 @@ def test_cuped_rows_equal_direct_cuped_test_and_narrow_the_interval():
         direct = cuped_test(s.n, s.y, s.yy, s.x, s.xx, s.xy).iloc[0]
         row = _row(res, metric)
         assert bool(row.cuped) and row.test == "cuped-z"
-        for col in ("p_value", "abs_diff", "abs_ci_low", "abs_ci_high", "rel_lift",
-                    "rel_ci_low", "rel_ci_high", "std_error", "variance_reduction"):
-            assert row[col] == pytest.approx(direct[col], rel=1e-9, abs=1e-15), col
+        for col in ("p_value", "abs_diff", "abs_ci_low_unadjusted", "abs_ci_high_unadjusted",
+                    "rel_lift", "rel_ci_low_unadjusted", "rel_ci_high_unadjusted", "std_error",
+                    "variance_reduction"):
+            want = direct[col.removesuffix("_unadjusted")]
+            assert row[col] == pytest.approx(want, rel=1e-9, abs=1e-15), col
         assert row.cuped_theta == pytest.approx(direct.theta, rel=1e-9)
         assert row.rel_ci_shape == direct.rel_ci_shape
         # correlated covariate: a real variance reduction and a narrower interval
@@ -95,7 +97,7 @@ def test_cuped_string_covariate_segments_and_sequential():
         av = always_valid_arrays(direct.result)
         row = _row(res, "conversion_rate", segment=seg)
         assert row.p_value == pytest.approx(float(av.p_value[0]), rel=1e-9)
-        assert row.rel_ci_low == pytest.approx(float(av.rel_ci_low[0]), rel=1e-9)
+        assert row.abs_ci_low_unadjusted == pytest.approx(float(av.abs_ci_low[0]), rel=1e-9)
         assert row.test == "always-valid (cuped-z)"
     # Bayesian: proportions keep the beta-binomial posterior, said in a note
     b = Experiment(df, control="A", covariate="pre_conversions", method="bayesian",
@@ -193,10 +195,13 @@ def test_holm_families_and_significance_agree_with_intervals():
                      days=7).analyze()
     t = res.table[~res.table.is_control]
     pooled, seg = t[t.segment == "all"], t[t.segment != "all"]
-    assert set(pooled.family) == {"arms × metrics (2 tests, Holm)"}
-    assert set(seg.family) == {"arms × metrics × segments (6 tests, Holm)"}
-    np.testing.assert_allclose(seg.p_adjusted.to_numpy(float),
-                               adjust_pvalues(seg.p_value.to_numpy(float), method="holm"))
+    assert set(pooled.family) == {"primary", "secondary"}
+    assert set(seg.family) == {"primary by segment", "secondary by segment"}
+    assert set(t.correction) == {"holm"} and set(seg.family_size) == {3}
+    for fam in ("primary by segment", "secondary by segment"):
+        part = seg[seg.family == fam]
+        np.testing.assert_allclose(part.p_adjusted.to_numpy(float),
+                                   adjust_pvalues(part.p_value.to_numpy(float), method="holm"))
     # without correction, "significant" is exactly "the relative set excludes 0" is p < alpha
     for seed in range(3):
         r = Experiment(_users_pre(3000, seed=seed, lift=0.1), control="A", correction="none",
@@ -233,14 +238,18 @@ def test_zero_conversions_give_documented_values(method):
             Experiment(df, control="A", metrics=["revenue_per_lead"], method=method).analyze()
     res = Experiment(df, control="A", method=method, segment="segment", days=5).analyze()
     treated = res.table[~res.table.is_control]
-    assert not treated.isna().any().any()
+    # planning columns are NA where the control value is 0 (no relative effect to plan for)
+    assert not treated.drop(columns=["days_needed", "more_days"], errors="ignore"
+                            ).isna().any().any()
     if method != "bayesian":
         assert (treated.p_value == 1.0).all() and (treated.verdict == "inconclusive").all()
     # zero conversions in the control only
     one = df.assign(converted=np.where((df.arm == "B") & (df.index % 7 == 0), 1, 0))
     res = Experiment(one, control="A", method=method, days=5).analyze()
     treated = res.table[~res.table.is_control]
-    assert not treated.isna().any().any()
+    # planning columns are NA where the control value is 0 (no relative effect to plan for)
+    assert not treated.drop(columns=["days_needed", "more_days"], errors="ignore"
+                            ).isna().any().any()
 
 
 def test_zero_traffic_segment_nan_and_one_arm():

@@ -57,7 +57,7 @@ def test_headline_takes_numbers_from_the_results_row():
                                                    float(row["rel_ci_high"])))
     assert h.p_value == pytest.approx(float(row["p_adjusted"]))
     assert h.probability is None and h.p_value_note == "Holm-adjusted"
-    assert h.interval_label == "unadjusted 95% CI"  # intervals are not multiplicity-adjusted
+    assert h.interval_label == "Holm-adjusted CI"  # the interval agrees with the adjusted p
     side = h.to_sidecar()
     assert "confidence" not in json.dumps(list(side))  # no key calls a p-value "confidence"
     assert side["p_value"] == h.p_value and side["probability"] is None

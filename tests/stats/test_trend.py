@@ -69,4 +69,7 @@ def test_degenerate():
     with pytest.raises(ValueError, match="missing"):
         rate_trend([1, 2], [np.nan, 0], [10, 10])
     res = rate_trend([1, 2, 3], [5, 4, 0], [100, 100, 0])  # zero-traffic level dropped
+    # two levels, one row each: no residual df to estimate the overdispersion from
+    assert len(res.table) == 2 and not res.testable and np.isnan(res.p_value)
+    res = rate_trend([1, 2, 3], [5, 4, 0], [100, 100, 0], overdispersion=False)
     assert len(res.table) == 2 and np.isfinite(res.p_value)
