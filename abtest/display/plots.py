@@ -242,10 +242,13 @@ def trend_plot(
     """Observed rate per level (dot size = traffic) and the fitted trend line.
 
     ``table`` is :attr:`abtest.stats.TrendResult.table` (``level, successes, trials, rate,
-    fitted_rate``).
+    fitted_rate``); replicate rows of a level (one per day, say) are pooled into one dot.
     """
     ax = _ax(ax)
-    t = table.sort_values("level")
+    t = (table.groupby("level", sort=True)
+         .agg(successes=("successes", "sum"), trials=("trials", "sum"),
+              fitted_rate=("fitted_rate", "mean")).reset_index())
+    t["rate"] = t["successes"] / t["trials"]
     sizes = 30 + 300 * t["trials"] / max(float(t["trials"].max()), 1.0)
     ax.scatter(t["level"], t["rate"], s=sizes, alpha=0.7, label="observed (size = traffic)")
     ax.plot(t["level"], t["fitted_rate"], color="#e76f51", linewidth=2, label="fitted trend")

@@ -51,7 +51,7 @@ class TrendResult:
         return {
             "slope": self.slope,
             "std_error": self.std_error,
-            "p_value": self.p_value,
+            "p_value": self.p_value if np.isfinite(self.p_value) else None,  # None: not judged
             "odds_ratio_per_step": self.odds_ratio_per_step,
             "direction": self.direction,
             "dispersion": self.dispersion,
