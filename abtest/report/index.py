@@ -40,6 +40,7 @@ dl.headline dt { color: #57606a; }
 dl.headline dd { margin: 0; font-variant-numeric: tabular-nums; }
 .error { color: #a40e26; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .9em; }
 .summary-failed { color: #a40e26; font-weight: 600; }
+.cached { color: #57606a; font-size: .88em; font-style: italic; }
 """
 
 
@@ -106,6 +107,10 @@ def _row(result: Mapping[str, Any]) -> str:
         parts.append(f'<dl class="headline">{items}</dl>')
     if status == "failed":
         parts.append(f'<div class="error">{_e(result.get("error") or "failed")}</div>')
+    if result.get("unchanged_since"):
+        since = str(result["unchanged_since"]).replace("T", " ").replace("+00:00", " UTC")
+        parts.append(f'<div class="cached">unchanged since {_e(since)} (inputs, notebook and '
+                     "abtest unchanged; not re-run)</div>")
     duration = result.get("duration_s")
     took = f"{duration:.1f} s" if isinstance(duration, int | float) else ""
     return (

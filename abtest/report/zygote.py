@@ -10,7 +10,10 @@ launcher (:data:`LAUNCHER`, ``python -I -S``, ~20 ms) that asks the zygote over 
 socket to fork a kernel with the launcher's argv, cwd, environment and stdio, forwards signals
 (SIGINT interrupts, SIGTERM) to it and exits with the kernel's exit status; if the zygote
 cannot serve, the launcher execs the ordinary ``python -m ipykernel_launcher`` instead. When the launcher dies
-(even by SIGKILL) the zygote kills the kernel; when the worker dies the zygote exits.
+(even by SIGKILL) the zygote kills the kernel; when the worker that started the launcher dies,
+the launcher kills its kernel; when the runner dies the zygote kills every kernel, removes its
+socket folder and exits. The zygote runs in its own session, so a terminal Ctrl-C reaches the
+runner alone (which then stops everything in order).
 
 Safety rules for forking: the zygote is single-threaded (checked before each fork; BLAS pools
 are pinned to one thread), never imports ``matplotlib_inline.backend_inline`` (the inline
@@ -67,6 +70,15 @@ def forward(sig, frame):
         pass
 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(sig, forward)
+import select
+parent = os.getppid()
+while not select.select([reply], [], [], 0.5)[0]:
+    if os.getppid() != parent:  # the worker died (e.g. SIGKILL): take the kernel with us
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os._exit(1)
 line = reply.readline().strip()
 code = int(line) if line else 1
 if code < 0:
@@ -235,6 +247,7 @@ class Zygote:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     @staticmethod
@@ -257,6 +270,9 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+_PARENT = [os.getppid()]
+
+
 def _main(argv: Sequence[str]) -> None:
     modules = argv[1].split(",") if len(argv) > 1 and argv[1] else DEFAULT_PRELOAD
     try:
@@ -266,6 +282,11 @@ def _main(argv: Sequence[str]) -> None:
             open(os.path.join(os.path.dirname(argv[0]), "failed"), "w").close()
         raise
     finally:
+        folder = os.path.dirname(argv[0])
+        if os.path.basename(folder).startswith("abtest-zygote-") and os.getppid() != _PARENT[0]:
+            import shutil  # the runner is gone (killed): nobody else will remove the folder
+
+            shutil.rmtree(folder, ignore_errors=True)
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
