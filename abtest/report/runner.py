@@ -24,6 +24,7 @@ import os
 import queue as queue_mod
 import shutil
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -253,9 +254,14 @@ def _stop_pools(pools: Sequence[ProcessPoolExecutor]) -> None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+_DEFER: dict[str, Any] = {"depth": 0, "pending": None}
+
+
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM/SIGHUP raise RunInterrupted (main thread only); restored afterwards."""
+    """SIGINT/SIGTERM/SIGHUP raise RunInterrupted (main thread only); restored afterwards.
+
+    Inside :func:`_deferred` sections the signal is held and raised when the section ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -263,8 +269,12 @@ def _signals_raise() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         for sig in _SIGNALS:  # a second Ctrl-C must not break the clean-up
             signal.signal(sig, signal.SIG_IGN)
+        if _DEFER["depth"]:
+            _DEFER["pending"] = signum
+            return
         raise RunInterrupted(signum)
 
+    _DEFER.update(depth=0, pending=None)
     old = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
         yield
@@ -274,16 +284,22 @@ def _signals_raise() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """Hold signals while publishing, so the swap and the sweep are not cut in half."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+def _deferred(*, raise_after: bool = True) -> Iterator[None]:
+    """Hold signals during a step that must not be cut in half (spawning a worker mid-pickle,
+    stopping workers, the publish swap); the signal takes effect when the step is done.
+
+    A Python-level deferral, not a signal mask: a mask would be inherited by the workers and
+    kernels started inside the step."""
+    _DEFER["depth"] += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        _DEFER["depth"] -= 1
+        pending = _DEFER["pending"] if not _DEFER["depth"] else None
+        if pending is not None and (not raise_after or sys.exc_info()[0] is None):
+            _DEFER["pending"] = None
+            if raise_after:
+                raise RunInterrupted(pending)
 
 
 def _previous_stems(store: RunStore) -> list[str]:
@@ -363,7 +379,7 @@ def run_plan(
             removed = tuple(s for s in previous if s not in stems)
             wall = round(time.monotonic() - t0, 3)
             _write_index(plan, staging, records, run_id, started, wall, removed)
-            with _signals_blocked():
+            with _deferred(raise_after=False):  # once published, the run is complete: keep it
                 store.publish(staging, run_id)
                 staging = None
                 store.sweep()
@@ -386,8 +402,6 @@ def run_plan(
 
 
 def _stderr_is_terminal() -> bool:
-    import sys
-
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
@@ -473,10 +487,11 @@ def _run_reports(plan: Plan, store: RunStore, staging: Path, run_id: str, *,
         while todo or any(s.job for s in slots):
             for slot in slots:
                 if slot.job is None and todo:
-                    slot.pool = slot.pool or new_pool()
-                    slot.job = todo.popleft()
-                    slot.future = slot.pool.submit(execute_report, slot.job.task)
-                    slot.procs = list(getattr(slot.pool, "_processes", {}).values())
+                    with _deferred():  # never interrupt a worker's spawn mid-pickle
+                        slot.pool = slot.pool or new_pool()
+                        slot.job = todo.popleft()
+                        slot.future = slot.pool.submit(execute_report, slot.job.task)
+                        slot.procs = list(getattr(slot.pool, "_processes", {}).values())
                     slot.started = time.monotonic()
                     display.started(slot.job.spec.stem, slot.job.spec.name)
             wait([s.future for s in slots if s.future], timeout=0.25, return_when=FIRST_COMPLETED)
@@ -495,7 +510,7 @@ def _run_reports(plan: Plan, store: RunStore, staging: Path, run_id: str, *,
                 slot.job = slot.future = None
             display.tick()
     finally:
-        with _signals_blocked():  # a signal now is delivered after the clean-up, not inside it
+        with _deferred():  # a signal now takes effect after the clean-up, not inside it
             display.close()
             _stop_pools([s.pool for s in slots if s.pool])
             if zygote is not None:

@@ -91,6 +91,9 @@ sys.exit(code)
 """
 
 
+_PARENT = [os.getppid()]
+
+
 def _preload(modules: Sequence[str]) -> list[str]:
     os.environ["MPLBACKEND"] = _INLINE  # what ipykernel sets before any user import
     # pyarrow's bundled jemalloc starts a background thread; a zygote must stay single-threaded
@@ -99,6 +102,8 @@ def _preload(modules: Sequence[str]) -> list[str]:
         os.environ.setdefault(var, "1")
     loaded = []
     for name in modules:
+        if os.getppid() != _PARENT[0]:  # the runner is gone: serve() exits right away
+            break
         try:
             importlib.import_module(name)
             loaded.append(name)
@@ -172,9 +177,11 @@ def _become_kernel(request: dict, fds: list[int], keep: Sequence[int]) -> None:
 
 
 def serve(path: str, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
-    """Preload ``modules``, listen on Unix socket ``path`` and fork a kernel per request."""
+    """Preload ``modules``, listen on Unix socket ``path`` and fork a kernel per request.
+
+    Serves while the runner (``_PARENT``: its pid from the command line) is its parent."""
+    parent = _PARENT[0]  # the runner: it may die while we preload
     _preload(modules)
-    parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
     server.listen(16)
@@ -245,7 +252,8 @@ class Zygote:
         self.folder = tempfile.mkdtemp(prefix="abtest-zygote-")  # private (0700)
         self.socket = os.path.join(self.folder, "zygote.sock")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
+            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules),
+             str(os.getpid())],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -270,11 +278,10 @@ class Zygote:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_PARENT = [os.getppid()]
-
-
 def _main(argv: Sequence[str]) -> None:
     modules = argv[1].split(",") if len(argv) > 1 and argv[1] else DEFAULT_PRELOAD
+    if len(argv) > 2 and argv[2].isdigit():
+        _PARENT[0] = int(argv[2])
     try:
         serve(argv[0], modules)
     except BaseException:
