@@ -118,7 +118,6 @@ def test_interrupt_at_a_random_moment_leaves_one_complete_run(published, tmp_pat
         for leftover in alive:  # keep later tests clean, then fail
             leftover.kill()
     assert not alive, f"processes of the run survived: {alive}"
-    assert seen, "the run started no worker"
 
     finished = proc.returncode == 0
     summary = assert_one_complete_run(out, names)
