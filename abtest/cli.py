@@ -137,8 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
+    import signal
+
+    from abtest.report.publish import RunInterrupted
+
+    def early(signum: int, frame: object) -> None:  # until run_plan installs its own handler
+        raise RunInterrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, early)
+    try:
+        return _run(plan, out, args)
+    except RunInterrupted as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"abtest: {exc.message or f'interrupted by {name}; nothing was changed in {out}'}",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before the runner started
+        print(f"abtest: interrupted by SIGINT; nothing was changed in {out}", file=sys.stderr)
+        return 130
+
+
+def _run(plan: Path, out: Path, args: argparse.Namespace) -> int:
     from abtest.report.plan import PlanError
-    from abtest.report.runner import RunInterrupted, RunLocked, StoreError, run_plan
+    from abtest.report.runner import RunLocked, StoreError, run_plan
 
     try:
         result = run_plan(plan, out, jobs=args.jobs, timeout=args.timeout,
@@ -146,9 +168,6 @@ def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
                           force=args.force, max_output_mb=args.max_output_mb,
                           progress=(lambda line: None) if args.quiet else None,
                           live=False if args.quiet else None)
-    except RunInterrupted as exc:
-        print(f"abtest: {exc.message or exc}", file=sys.stderr)
-        return exc.exit_code
     except RunLocked as exc:
         print(f"abtest: error: {exc}", file=sys.stderr)
         return 75

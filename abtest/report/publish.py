@@ -28,9 +28,10 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
-__all__ = ["RunLocked", "RunStore", "StoreError"]
+__all__ = ["RunInterrupted", "RunLocked", "RunStore", "StoreError"]
 
 _LOCK_NAME = "lock"
 
@@ -41,6 +42,20 @@ class StoreError(ValueError):
 
 class RunLocked(StoreError):
     """Another run is writing the same output folder."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal; the previous run is still the published one."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message or signal.Signals(signum).name)
+        self.signum = signum
+        self.message = message
+
+    @property
+    def exit_code(self) -> int:
+        """Shell convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM)."""
+        return 128 + self.signum
 
 
 class RunStore:

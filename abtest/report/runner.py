@@ -40,7 +40,7 @@ from abtest.report.execute import ReportOutcome, ReportTask, execute_report, ini
 from abtest.report.index import format_value, render_index
 from abtest.report.plan import MAX_OUTPUT_MB, MAX_TIMEOUT, Plan, ReportSpec, load_plan
 from abtest.report.progress import Progress
-from abtest.report.publish import RunLocked, RunStore, StoreError
+from abtest.report.publish import RunInterrupted, RunLocked, RunStore, StoreError
 from abtest.report.sidecar import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -66,20 +66,6 @@ DEFAULT_MAX_OUTPUT_MB = 50.0
 _GRACE = 120.0  # beyond a report's wall limit before the runner stops its worker itself
 _STOP_GRACE = 3.0  # seconds a worker gets to kill its kernel after SIGTERM
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped by a signal; the previous run is still the published one."""
-
-    def __init__(self, signum: int, message: str = "") -> None:
-        super().__init__(message or signal.Signals(signum).name)
-        self.signum = signum
-        self.message = message
-
-    @property
-    def exit_code(self) -> int:
-        """Shell convention: 128 + signal number (130 for Ctrl-C, 143 for SIGTERM)."""
-        return 128 + self.signum
 
 
 def available_cores() -> int:

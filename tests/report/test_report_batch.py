@@ -93,11 +93,15 @@ def test_interrupt_at_a_random_moment_leaves_one_complete_run(published, tmp_pat
     shutil.copytree(base, tmp_path / "case", symlinks=True)
     plan, out = tmp_path / "case" / "plan.yml", tmp_path / "case" / "out"
     names = {"slow-a", "slow-b", "quick"}
-    delay = float(np.random.default_rng(seed).uniform(0.5, 7.0))
+    delay = float(np.random.default_rng(seed).uniform(0.0, 6.0))
 
     proc = _cli(plan, out, "--force")
     runner = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
+    lock = _store(out) / "lock"
+    deadline = time.monotonic() + 60  # the random moment counts from when the run holds the lock
+    while str(proc.pid) not in lock.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
     t0 = time.monotonic()
     while time.monotonic() - t0 < delay and proc.poll() is None:
         _descendants(runner, seen)  # workers, zygote, launchers, kernels
