@@ -84,16 +84,19 @@ def _descendants(proc: psutil.Process, seen: dict[int, psutil.Process]) -> None:
         pass
 
 
-CASES = [(sig, seed) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL) for seed in (1, 2)]
+# a seeded random moment after the run took its lock, or the moment the first report finished
+# (kernels of the other reports are running then)
+CASES = [(sig, moment) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+         for moment in (1, 2, "first-done")]
 
 
-@pytest.mark.parametrize(("sig", "seed"), CASES, ids=[f"{s.name}-{k}" for s, k in CASES])
-def test_interrupt_at_a_random_moment_leaves_one_complete_run(published, tmp_path, sig, seed):
+@pytest.mark.parametrize(("sig", "moment"), CASES, ids=[f"{s.name}-{k}" for s, k in CASES])
+def test_interrupt_at_a_random_moment_leaves_one_complete_run(published, tmp_path, sig, moment):
     base, first_id = published
     shutil.copytree(base, tmp_path / "case", symlinks=True)
     plan, out = tmp_path / "case" / "plan.yml", tmp_path / "case" / "out"
     names = {"slow-a", "slow-b", "quick"}
-    delay = float(np.random.default_rng(seed).uniform(0.0, 6.0))
+    delay = 120.0 if moment == "first-done" else float(np.random.default_rng(moment).uniform(0.0, 6.0))
 
     proc = _cli(plan, out, "--force")
     runner = psutil.Process(proc.pid)
@@ -105,6 +108,8 @@ def test_interrupt_at_a_random_moment_leaves_one_complete_run(published, tmp_pat
     t0 = time.monotonic()
     while time.monotonic() - t0 < delay and proc.poll() is None:
         _descendants(runner, seen)  # workers, zygote, launchers, kernels
+        if moment == "first-done" and list(_store(out).glob("staging-*/*.json")):
+            break
         time.sleep(0.05)
     _descendants(runner, seen)
     if proc.poll() is None:
@@ -165,12 +170,14 @@ def test_killed_worker_fails_only_its_report_and_output_is_bounded(tmp_path, wri
     plan = write_plan(tmp_path / "p.yml", """
 reports:
   - {name: before, notebook: '{nb}/ok.ipynb'}
-  - {name: oom, notebook: '{nb}/killworker.ipynb'}
+  - {name: oom, notebook: '{nb}/killworker.ipynb', parameters: {pid_file: '{tmp}/kernel.pid'}}
   - {name: chatty, notebook: '{nb}/bigoutput.ipynb', parameters: {megabytes: 3}, max_output_mb: 1}
   - {name: after, notebook: '{nb}/ok.ipynb', parameters: {seed: 3}}
-""")
+""".replace("{tmp}", str(tmp_path)))
     result = run_plan(plan, tmp_path / "out", jobs=1, progress=lambda s: None)
     assert {r["report"] for r in result.failed} == {"oom", "chatty"}
+    kernel = int((tmp_path / "kernel.pid").read_text())  # the dead worker's kernel is gone too
+    assert not psutil.pid_exists(kernel) or psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE
     oom = result.by_name("oom")
     assert oom["error"].startswith("the worker process running this report died (killed by SIGKILL)")
     chatty = result.by_name("chatty")
