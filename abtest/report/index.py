@@ -128,8 +128,10 @@ def render_index(
     title: str = "abtest reports",
     run_id: str | None = None,
     generated_at: dt.datetime | None = None,
+    removed: Iterable[str] = (),
 ) -> str:
-    """Render the batch index page from the final sidecar records (see runner.py)."""
+    """Render the batch index page from the final sidecar records (see runner.py); ``removed``
+    names reports of the previous run that are no longer in the plan (their files are gone)."""
     rows = list(results)
     failed = sum(1 for r in rows if r.get("status") != "ok")
     when = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -139,6 +141,8 @@ def render_index(
     else:
         summary = _e(summary)
     body = "\n".join(_row(r) for r in rows)
+    dropped = ", ".join(_e(name) for name in removed)
+    gone = f'\n<p class="meta removed">No longer in the plan (removed): {dropped}</p>' if dropped else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -149,7 +153,7 @@ def render_index(
 </head>
 <body>
 <h1 id="title">{_e(title)}</h1>
-<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>
+<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>{gone}
 <table id="reports">
 <thead><tr><th>Report</th><th>Status</th><th>Headline</th><th>Time</th></tr></thead>
 <tbody>

@@ -395,7 +395,8 @@ def _write_index(plan: Plan, staging: Path, records: list[dict], run_id: str,
                  started: dt.datetime, wall: float, removed: tuple[str, ...]) -> None:
     title = plan.title or f"abtest reports: {plan.path.stem}"
     atomic_write_text(staging / "index.html",
-                      render_index(records, title=title, run_id=run_id, generated_at=started))
+                      render_index(records, title=title, run_id=run_id, generated_at=started,
+                                   removed=removed))
     keys = ("report", "stem", "status", "error", "html", "sidecar", "cached", "unchanged_since")
     summary = {
         "schema": "abtest.report.batch",

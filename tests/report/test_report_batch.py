@@ -203,7 +203,8 @@ reports:
     out = tmp_path / "out"
 
     def run(n: int = 300, **kw):
-        write_plan(plan, text % {"a": data / "a.csv", "b": data / "b.csv", "n": n})
+        write_plan(plan, text % {"a": data / "a.csv", "b": data / "b.csv", "n": n} if "%(a)s" in text
+                   else text % {"b": data / "b.csv", "n": n})
         res = run_plan(plan, out, jobs=2, progress=lambda s: None, **kw)
         assert res.ok, res.failed
         return res, {r["report"] for r in res.reports if not r.get("cached")}
@@ -220,5 +221,13 @@ reports:
     assert "unchanged since" in (out / "index.html").read_text()
     third, ran = run(n=301)  # a changed parameter
     assert ran == {"plain"}
+    assert third.removed == ()
     assert third.by_name("uses-b")["unchanged_since"] == second.by_name("uses-b")["finished_at"]
     assert_one_complete_run(out, {"uses-a", "uses-b", "plain"})
+    # a report dropped from the plan leaves the folder and is named once in the index
+    text = "\n".join(line for line in text.splitlines() if "uses-a" not in line) + "\n"
+    fourth, ran = run(n=301)
+    assert ran == set() and fourth.removed == ("uses-a",)
+    assert not (out / "uses-a.html").exists()
+    assert "No longer in the plan (removed): uses-a" in (out / "index.html").read_text()
+    assert_one_complete_run(out, {"uses-b", "plain"})
