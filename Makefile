@@ -10,7 +10,9 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.stamp-runtime
 DEV_STAMP     := $(VENV)/.stamp-dev
 LAB_STAMP     := $(VENV)/.stamp-lab
-PIP    := $(BIN)/python -m pip install --progress-bar on
+# --no-compile: pip would byte-compile every module of every package (tests included: ~200 MB,
+# and most of the install time); Python compiles the modules it imports on first use instead.
+PIP    := $(BIN)/python -m pip install --progress-bar on --no-compile
 OUT    ?= reports/demo
 JOBS   ?=
 START  := $(shell date +%s)
