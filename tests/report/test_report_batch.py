@@ -188,7 +188,7 @@ reports:
     assert_one_complete_run(tmp_path / "out", {"before", "oom", "chatty", "after"})
 
 
-def test_cache_reruns_exactly_the_reports_whose_inputs_changed(tmp_path, write_plan):
+def test_cache_reruns_exactly_the_reports_whose_inputs_changed(tmp_path, write_plan, capsys):
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.csv").write_text("a,1\n")
@@ -231,3 +231,6 @@ reports:
     assert not (out / "uses-a.html").exists()
     assert "No longer in the plan (removed): uses-a" in (out / "index.html").read_text()
     assert_one_complete_run(out, {"uses-b", "plain"})
+    capsys.readouterr()
+    assert main(["run", str(plan), "--out", str(out), "--quiet"]) == 0  # scheduled runs: silent
+    assert capsys.readouterr() == ("", "")
