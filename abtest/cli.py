@@ -13,6 +13,7 @@ Heavy modules are imported inside each command, so ``abtest --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -247,7 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": lambda: _cmd_validate(args),
     }
     try:
-        return handlers[args.command]()
+        code = handlers[args.command]()
+        if argv is None and args.command in ("run", "demo"):
+            # From the command line, end without the interpreter's exit-time joins: the run has
+            # stopped its workers, kernels and zygote and released its lock already, and
+            # CPython 3.11's ProcessPoolExecutor can block forever at exit after a worker was
+            # killed. A scheduled run must never hang.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except KeyboardInterrupt:
         print("abtest: interrupted", file=sys.stderr)
         return 130
