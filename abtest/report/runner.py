@@ -555,7 +555,10 @@ def _exit_description(slot: _Slot) -> str:
     for proc in slot.procs:
         with contextlib.suppress(Exception):
             proc.join(1.0)
-            code = proc.exitcode
+            code, deadline = proc.exitcode, time.monotonic() + 3.0
+            while code is None and time.monotonic() < deadline:  # the pool's manager thread
+                time.sleep(0.05)                                  # may be reaping it right now
+                code = proc.exitcode
             if code is not None and code < 0:
                 return f" (killed by {signal.Signals(-code).name})"
             if code is not None:
