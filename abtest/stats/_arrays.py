@@ -8,7 +8,7 @@ message a marketer can act on, so no NaN ever reaches a results table silently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -89,6 +89,26 @@ def check_level(level: float, name: str = "ci_level") -> float:
     return level
 
 
+def text_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` column ``labels[codes]`` built with one Arrow ``take`` (a Python list of
+    10k strings costs more than the statistics it labels)."""
+    import pyarrow as pa  # already loaded by pandas' default string dtype
+
+    codes = np.asarray(codes, dtype=np.intp).reshape(-1)
+    raw = [str(v).encode("utf-8") for v in labels]
+    lengths = np.array([len(b) for b in raw], dtype=np.int64)
+    width = max(int(lengths.max()), 1)
+    table = np.zeros((len(raw), width), np.uint8)
+    for i, b in enumerate(raw):
+        table[i, :len(b)] = np.frombuffer(b, np.uint8)
+    used = np.arange(width) < lengths[:, None]
+    data = table[codes][used[codes]]  # row-major: each row's label bytes, padding dropped
+    offsets = np.zeros(codes.size + 1, np.int64)
+    np.cumsum(lengths[codes], out=offsets[1:])
+    arr = pa.LargeStringArray.from_buffers(codes.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pd.array(arr, dtype=pd.StringDtype(na_value=np.nan))
+
+
 def comparison_frame(
     columns: Mapping[str, ArrayLike],
     *,
@@ -110,8 +130,10 @@ def comparison_frame(
         "comparison": np.repeat(np.arange(n_batch), arms.size),
         "arm": np.tile(arms, n_batch),
     }
+    rows = n_batch * arms.size
     for key, value in (constants or {}).items():
-        data[key] = [value] * (n_batch * arms.size)
+        data[key] = text_column(np.zeros(rows, np.int8), (value,)) if isinstance(value, str) \
+            else np.full(rows, value)
     for key, value in columns.items():
         arr = np.asarray(value)
         arr = arr.reshape((arr.shape[0], n_batch))
