@@ -90,22 +90,17 @@ def check_level(level: float, name: str = "ci_level") -> float:
 
 
 def text_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
-    """A pandas ``str`` column ``labels[codes]`` built with one Arrow ``take`` (a Python list of
-    10k strings costs more than the statistics it labels)."""
+    """A pandas ``str`` column ``labels[codes]`` built in Arrow (repeat or dictionary decode; a list of
+    10k Python strings costs more than the statistics it labels)."""
     import pyarrow as pa  # already loaded by pandas' default string dtype
 
-    codes = np.asarray(codes, dtype=np.intp).reshape(-1)
-    raw = [str(v).encode("utf-8") for v in labels]
-    lengths = np.array([len(b) for b in raw], dtype=np.int64)
-    width = max(int(lengths.max()), 1)
-    table = np.zeros((len(raw), width), np.uint8)
-    for i, b in enumerate(raw):
-        table[i, :len(b)] = np.frombuffer(b, np.uint8)
-    used = np.arange(width) < lengths[:, None]
-    data = table[codes][used[codes]]  # row-major: each row's label bytes, padding dropped
-    offsets = np.zeros(codes.size + 1, np.int64)
-    np.cumsum(lengths[codes], out=offsets[1:])
-    arr = pa.LargeStringArray.from_buffers(codes.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    codes = np.asarray(codes).reshape(-1)
+    dictionary = pa.array([str(v) for v in labels], pa.large_string())
+    if len(dictionary) == 1:
+        arr = pa.repeat(dictionary[0], codes.size)
+    else:
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                             dictionary).dictionary_decode()
     return pd.array(arr, dtype=pd.StringDtype(na_value=np.nan))
 
 
