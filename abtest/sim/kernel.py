@@ -49,7 +49,7 @@ def _splitmix(z: np.uint64) -> np.uint64:
 
 @nb.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _kernel(thr_in, activity, hide_in, lead0, n_weary, organic_intent, organic_cum,
-            pc_day, carry_day, uw, vw, key,
+            pc_day, low_tab, carry_day, uw, vw, key,
             first, start, stop, horizon, fixed, rate, cap, cap_days, lookback, lag,
             rho, theta, phi, h0, floor, hill_k, hill_n, hill_kn, lift_l, lift_a, delta,
             f_star, eta, carry, hide_c0, hide_c1, use_hide, resets,
@@ -191,9 +191,12 @@ def _kernel(thr_in, activity, hide_in, lead0, n_weary, organic_intent, organic_c
                             pc = pc_day[t]
                             k_clk = 0
                             if pc > 0:  # integer pre-filter, then exact (engine, same order)
-                                low = max(math.floor(math.pow(1.0 - min(pc, 1.0), xd) * two32
-                                                     - 1.0), 0.0)
-                                if v > np.uint32(low):
+                                if x < low_tab.shape[1]:
+                                    low = low_tab[t, x]
+                                else:
+                                    low = np.uint32(max(math.floor(
+                                        math.pow(1.0 - min(pc, 1.0), xd) * two32 - 1.0), 0.0))
+                                if v > low:
                                     vs = (np.float64(v) + 0.5) / two32
                                     ps = min(pc * np.float64(q), 1.0)
                                     qq = 1.0 - ps
@@ -254,6 +257,7 @@ def _kernel(thr_in, activity, hide_in, lead0, n_weary, organic_intent, organic_c
             clicks_out[i] = clicks_tot
 
 
+LOW_X = 64  # click pre-filter gates tabulated per day for 0..LOW_X-1 impressions
 RECORD_LEADS = 1 << 16  # leads per kernel call when exposures are recorded (flat memory)
 
 
@@ -289,10 +293,14 @@ def simulate(seg, policy, leads, *, sim, arm, rate: float, start: int, stop: int
     pc_day = np.zeros(max(horizon, 1))
     carry_day = np.zeros(max(horizon, 1), np.bool_)
     creative_day = np.zeros(max(horizon, 1), np.int16)
+    low_tab = np.zeros((max(horizon, 1), LOW_X), np.uint32)
     for t in range(start, min(stop, horizon)):
         creative, age, new = policy.creative_on(t, start)
-        pc_day[t] = ctr * math.exp(-age / seg.creative_tau_days)
+        pc_day[t] = pc = ctr * math.exp(-age / seg.creative_tau_days)
         carry_day[t], creative_day[t] = new, creative
+        if pc > 0:  # P(no click) >= (1 - pc)**x as 32-bit gates, exactly as the numpy engine
+            low = (1.0 - min(pc, 1.0)) ** np.arange(LOW_X)
+            low_tab[t] = np.maximum(np.floor(low * _TWO32 - 1.0), 0).astype(np.uint32)
     intent_s, cum_s = organic
     cap = -1 if policy.frequency_cap is None else int(policy.frequency_cap)
     outs = (np.empty(n, np.int16), np.empty(n, np.int16), np.empty(n, np.int16),
@@ -311,7 +319,7 @@ def simulate(seg, policy, leads, *, sim, arm, rate: float, start: int, stop: int
             uw, vw = (empty_w, empty_w) if words is None else (words[0][:, lo:hi],
                                                                words[1][:, lo:hi])
             _kernel(leads.threshold[lo:hi], leads.activity[lo:hi], hide_thresholds[lo:hi], lo,
-                    leads.n_weary, intent_s, cum_s, pc_day, carry_day,
+                    leads.n_weary, intent_s, cum_s, pc_day, low_tab, carry_day,
                     np.ascontiguousarray(uw), np.ascontiguousarray(vw),
                     stream_key(seed, key), first, start, stop, horizon,
                     policy.delivery == "fixed", float(rate), cap, int(policy.cap_days),
