@@ -1,7 +1,8 @@
 """``abtest`` command line: run report plans, plan a test, simulate data, validate files.
 
     abtest run PLAN.yml --out DIR [--jobs N] [--timeout S] [--wall-timeout S] [--no-preload]
-    abtest demo [--out reports/demo] [--jobs N]
+               [--force] [--quiet] [--max-output-mb MB]
+    abtest demo [--out reports/demo] [--jobs N] [--force] [--quiet]
     abtest plan --baseline 0.04 --mde 0.1 [--absolute] [--alpha 0.05] [--power 0.8] ...
     abtest simulate --out DIR [--seed N] [--small]
     abtest validate FILE
@@ -12,6 +13,7 @@ Heavy modules are imported inside each command, so ``abtest --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,13 +39,35 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds up to one day (``inf`` is refused, not crashed on)."""
+    value = _positive_float(text)
+    if not value <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds up to 86400, got {text}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    value = _positive_float(text)
+    if not value <= 1024:
+        raise argparse.ArgumentTypeError(f"expected a finite size in MB up to 1024, got {text}")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=_positive_int, default=None,
                    help="parallel notebooks (default: number of CPU cores)")
-    p.add_argument("--timeout", type=_positive_float, default=600.0,
+    p.add_argument("--timeout", type=_seconds, default=600.0,
                    help="per-cell time limit in seconds (default: 600)")
-    p.add_argument("--wall-timeout", type=_positive_float, default=None,
+    p.add_argument("--wall-timeout", type=_seconds, default=None,
                    help="limit for a whole notebook in seconds (default: 3 x timeout + 60)")
+    p.add_argument("--max-output-mb", type=_megabytes, default=50.0,
+                   help="fail a report whose executed notebook is larger (default: 50 MB)")
+    p.add_argument("--force", action="store_true",
+                   help="re-run every report, even those whose notebook, parameters, input "
+                   "files and abtest version are unchanged since their last successful run")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress output (for scheduled runs): only failures, on stderr")
     p.add_argument("--no-preload", action="store_true",
                    help="start every kernel from scratch instead of forking it from a worker "
                    "process that has numpy/pandas/scipy/seaborn imported already")
@@ -61,8 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="execute a YAML plan of notebooks into HTML reports + index.html",
         description="Execute every report of PLAN in parallel with papermill, export HTML without "
-        "code, write a JSON sidecar per report and DIR/index.html. Exit status 1 if any report "
-        "failed (raised, timed out or its kernel died); 2 for a bad plan.",
+        "code, write a JSON sidecar per report and DIR/index.html. The run is built aside and "
+        "published in one step (DIR becomes a link to the new run); reports whose inputs are "
+        "unchanged are reused. Exit status 1 if any report failed (raised, timed out or its "
+        "kernel died); 2 for a bad plan or output folder; 75 if another run holds DIR; "
+        "130/143 when interrupted (the previous run stays in place).",
     )
     run.add_argument("plan", type=Path, metavar="PLAN.yml", help="plan file: list of {name, notebook, parameters}")
     run.add_argument("--out", "-o", type=Path, required=True, metavar="DIR", help="output folder")
@@ -120,18 +147,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(plan: Path, out: Path, args: argparse.Namespace) -> int:
+    import signal
+
+    from abtest.report.publish import RunInterrupted
+
+    def early(signum: int, frame: object) -> None:  # until run_plan installs its own handler
+        raise RunInterrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, early)
+    try:
+        return _run(plan, out, args)
+    except RunInterrupted as exc:
+        name = signal.Signals(exc.signum).name
+        print(f"abtest: {exc.message or f'interrupted by {name}; nothing was changed in {out}'}",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before the runner started
+        print(f"abtest: interrupted by SIGINT; nothing was changed in {out}", file=sys.stderr)
+        return 130
+
+
+def _run(plan: Path, out: Path, args: argparse.Namespace) -> int:
     from abtest.report.plan import PlanError
-    from abtest.report.runner import run_plan
+    from abtest.report.runner import RunLocked, StoreError, run_plan
 
     try:
         result = run_plan(plan, out, jobs=args.jobs, timeout=args.timeout,
-                          wall_timeout=args.wall_timeout, preload=not args.no_preload)
-    except PlanError as exc:
+                          wall_timeout=args.wall_timeout, preload=not args.no_preload,
+                          force=args.force, max_output_mb=args.max_output_mb,
+                          progress=(lambda line: None) if args.quiet else None,
+                          live=False if args.quiet else None)
+    except RunLocked as exc:
+        print(f"abtest: error: {exc}", file=sys.stderr)
+        return 75
+    except (PlanError, StoreError) as exc:
         print(f"abtest: error: {exc}", file=sys.stderr)
         return 2
     for rec in result.failed:
         print(f"  failed: {rec['report']}: {rec['error']}", file=sys.stderr)
-    print(result.index_path)
+    if not args.quiet:
+        print(result.index_path)
     return result.exit_code
 
 
@@ -231,7 +287,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": lambda: _cmd_validate(args),
     }
     try:
-        return handlers[args.command]()
+        code = handlers[args.command]()
+        if argv is None and args.command in ("run", "demo"):
+            # From the command line, end without the interpreter's exit-time joins: the run has
+            # stopped its workers, kernels and zygote and released its lock already, and
+            # CPython 3.11's ProcessPoolExecutor can block forever at exit after a worker was
+            # killed. A scheduled run must never hang.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except KeyboardInterrupt:
         print("abtest: interrupted", file=sys.stderr)
         return 130

@@ -10,15 +10,26 @@ deadline (runner.py). Every failure becomes a :class:`ReportOutcome` with a shor
 - a cell hangs -> nbclient ``CellTimeoutError`` (papermill does not wrap it) -> ``"timed out after 5 s"``;
 - the kernel dies -> ``DeadKernelError`` -> ``"kernel died"``.
 
-The partial notebook stays on disk in every case (papermill saves after each cell).
+The partial notebook stays on disk in every case (papermill saves after each cell). A report
+whose executed notebook grows beyond its ``max_output_mb`` is stopped after the cell that crossed
+the limit and failed (a 100 MB page is no report).
+
+Workers live in their own session (terminal Ctrl-C reaches only the runner, which stops them in
+order); SIGTERM from the runner kills the worker's kernel and exits; a watcher thread does the
+same when the runner disappears (SIGKILL), removing the run's staging folder, so no kernel
+outlives its runner. Progress (report started, cell and section reached) is sent to the runner
+over a queue.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
+import shutil
+import signal
 import sys
 import threading
 import time
@@ -29,9 +40,18 @@ from typing import Any, Literal
 
 from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["ReportOutcome", "ReportTask", "execute_report", "init_worker", "kernel_config"]
+__all__ = [
+    "OutputTooLarge",
+    "ReportOutcome",
+    "ReportTask",
+    "execute_report",
+    "init_worker",
+    "kernel_config",
+    "sections",
+]
 
-ErrorKind = Literal["exception", "timeout", "dead_kernel", "sidecar", "export", "error"]
+ErrorKind = Literal["exception", "timeout", "dead_kernel", "sidecar", "export", "error", "too_large"]
+_EVENTS: list[Any] = [None]  # the runner's progress queue (multiprocessing.Queue) in workers
 
 _LIVE_KERNELS: weakref.WeakSet[AsyncKernelManager] = weakref.WeakSet()
 _KERNEL_LOG: list[Any] = [None]  # open file for the current report's kernel stderr
@@ -102,6 +122,11 @@ class ReportTask:
     wall_timeout: float | None
     start_timeout: float = 120.0
     title: str | None = None
+    max_output_mb: float | None = None
+
+
+class OutputTooLarge(RuntimeError):
+    """The executed notebook grew beyond the report's output limit."""
 
 
 @dataclass
@@ -135,13 +160,28 @@ def kernel_config() -> Any:
     return cfg
 
 
-def init_worker(zygote_socket: str | None = None) -> None:
+def init_worker(
+    zygote_socket: str | None = None,
+    events: Any = None,
+    runner_pid: int | None = None,
+    cleanup_dir: str | None = None,
+) -> None:
     """Process-pool initializer: quiet loggers, one BLAS thread per kernel, no MPLBACKEND, and
     the socket of the runner's kernel zygote (zygote.py), if any.
 
     MPLBACKEND is removed rather than set: kernels inherit the worker's environment, and an
     exported ``MPLBACKEND=Agg`` stops ipykernel's inline backend from capturing any figure.
+    ``events`` is the runner's progress queue; ``runner_pid`` the process to outlive never
+    (``cleanup_dir``, the run's staging folder, is removed if the runner dies first).
     """
+    with contextlib.suppress(OSError):
+        os.setsid()  # Ctrl-C in the terminal goes to the runner only; it stops workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _EVENTS[0] = events
+    if runner_pid:
+        threading.Thread(target=_watch_runner, args=(runner_pid, cleanup_dir), daemon=True,
+                         name="abtest-watch-runner").start()
     os.environ.pop("MPLBACKEND", None)
     for var in _THREAD_VARS:
         os.environ.setdefault(var, "1")
@@ -156,6 +196,74 @@ def init_worker(zygote_socket: str | None = None) -> None:
     atexit.register(_fast_exit)
     import nbconvert  # noqa: F401  (warm the import once per worker)
     import papermill  # noqa: F401
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _kill_kernels()
+    os._exit(128 + signum)
+
+
+def _watch_runner(runner_pid: int, cleanup_dir: str | None) -> None:
+    """Kill this worker's kernel and exit as soon as the runner is gone (e.g. SIGKILL)."""
+    while os.getppid() == runner_pid:
+        time.sleep(0.25)
+    _kill_kernels()
+    if cleanup_dir:
+        shutil.rmtree(cleanup_dir, ignore_errors=True)
+    os._exit(1)
+
+
+def _emit(*event: Any) -> None:
+    queue = _EVENTS[0]
+    if queue is not None:
+        with contextlib.suppress(Exception):
+            queue.put_nowait(event)
+
+
+def sections(notebook_path: str | Path) -> tuple[dict[str, str], int]:
+    """Map each code cell (by id, else by source) to the last markdown heading above it; also
+    the cell count as papermill will run it (plus its injected-parameters cell)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    tagged = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
+    current, out = "", {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("#"):
+                    current = line.lstrip("# ").strip()
+                    break
+        elif cell.cell_type == "code":
+            out[cell.get("id") or cell.source] = current
+    return out, len(nb.cells) + int(tagged)
+
+
+def _hooks(task: ReportTask, output: Path) -> dict[str, Any]:
+    """nbclient hooks: report the cell and section reached; stop a notebook whose outputs grow
+    past the limit (measured on the cell outputs, cheaply, after each cell)."""
+    try:
+        where, cells = sections(task.notebook)
+    except Exception:
+        where, cells = {}, None
+    _emit("start", task.stem, os.getpid(), cells)
+    limit = (task.max_output_mb or 0) * 1e6
+    used = [0]
+
+    def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        _emit("cell", task.stem, cell_index, where.get(cell.get("id") or cell.source, ""))
+
+    def on_cell_executed(cell: Any, cell_index: int, **_: Any) -> None:
+        if not limit:
+            return
+        used[0] += len(json.dumps(cell.get("outputs", []), default=str))
+        if used[0] > limit:
+            raise OutputTooLarge(
+                f"output too large: the notebook printed more than {task.max_output_mb:g} MB "
+                f"(by cell {cell_index}); print less or save big tables to files"
+            )
+
+    return {"on_cell_start": on_cell_start, "on_cell_executed": on_cell_executed}
 
 
 def _fast_exit() -> None:
@@ -191,6 +299,7 @@ def _run_papermill(task: ReportTask, output: Path, injected: dict[str, Any]) -> 
         cwd=str(Path(task.notebook).parent),
         kernel_manager_class=WatchedKernelManager,
         config=kernel_config(),
+        **_hooks(task, output),
     )
 
 
@@ -236,6 +345,8 @@ def execute_report(task: ReportTask) -> ReportOutcome:
     except CellTimeoutError:
         outcome.error_kind = "timeout"
         outcome.error = f"timed out after {_fmt_seconds(task.cell_timeout or 0)} s (one cell ran too long)"
+    except OutputTooLarge as exc:
+        outcome.error_kind, outcome.error = "too_large", str(exc)
     except DeadKernelError as exc:
         if fired.is_set():
             outcome.error_kind = "timeout"
@@ -261,6 +372,9 @@ def execute_report(task: ReportTask) -> ReportOutcome:
         _KERNEL_LOG[0].close()
         _KERNEL_LOG[0] = None
     outcome.notebook_path = str(out_nb) if out_nb.exists() else None
+    if outcome.error_kind == "too_large":  # do not publish the oversized partial notebook
+        out_nb.unlink(missing_ok=True)
+        outcome.notebook_path = None
     if outcome.status != "ok" and kernel_log.stat().st_size:
         outcome.kernel_log_path = str(kernel_log)
 
@@ -279,6 +393,11 @@ def execute_report(task: ReportTask) -> ReportOutcome:
         except SidecarError:
             outcome.record = None
 
+    limit = (task.max_output_mb or 0) * 1e6
+    if outcome.status == "ok" and limit and out_nb.stat().st_size > limit:
+        outcome.status, outcome.error_kind = "failed", "too_large"
+        outcome.error = (f"output too large: {out_nb.stat().st_size / 1e6:.0f} MB of notebook "
+                         f"output (limit {task.max_output_mb:g} MB)")
     if outcome.status == "ok":
         try:
             html = export_html(out_nb, title=task.title or task.name)

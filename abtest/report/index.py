@@ -40,6 +40,7 @@ dl.headline dt { color: #57606a; }
 dl.headline dd { margin: 0; font-variant-numeric: tabular-nums; }
 .error { color: #a40e26; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .9em; }
 .summary-failed { color: #a40e26; font-weight: 600; }
+.cached { color: #57606a; font-size: .88em; font-style: italic; }
 """
 
 
@@ -106,6 +107,10 @@ def _row(result: Mapping[str, Any]) -> str:
         parts.append(f'<dl class="headline">{items}</dl>')
     if status == "failed":
         parts.append(f'<div class="error">{_e(result.get("error") or "failed")}</div>')
+    if result.get("unchanged_since"):
+        since = str(result["unchanged_since"]).replace("T", " ").replace("+00:00", " UTC")
+        parts.append(f'<div class="cached">unchanged since {_e(since)} (inputs, notebook and '
+                     "abtest unchanged; not re-run)</div>")
     duration = result.get("duration_s")
     took = f"{duration:.1f} s" if isinstance(duration, int | float) else ""
     return (
@@ -123,8 +128,10 @@ def render_index(
     title: str = "abtest reports",
     run_id: str | None = None,
     generated_at: dt.datetime | None = None,
+    removed: Iterable[str] = (),
 ) -> str:
-    """Render the batch index page from the final sidecar records (see runner.py)."""
+    """Render the batch index page from the final sidecar records (see runner.py); ``removed``
+    names reports of the previous run that are no longer in the plan (their files are gone)."""
     rows = list(results)
     failed = sum(1 for r in rows if r.get("status") != "ok")
     when = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -134,6 +141,8 @@ def render_index(
     else:
         summary = _e(summary)
     body = "\n".join(_row(r) for r in rows)
+    dropped = ", ".join(_e(name) for name in removed)
+    gone = f'\n<p class="meta removed">No longer in the plan (removed): {dropped}</p>' if dropped else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -144,7 +153,7 @@ def render_index(
 </head>
 <body>
 <h1 id="title">{_e(title)}</h1>
-<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>
+<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>{gone}
 <table id="reports">
 <thead><tr><th>Report</th><th>Status</th><th>Headline</th><th>Time</th></tr></thead>
 <tbody>

@@ -13,6 +13,13 @@ Plan file format (paths are relative to the plan file)::
 
 A bare YAML list of reports is accepted too. Every problem is reported with the plan file and
 the report's position, and report names are turned into safe file stems (:func:`sanitize_name`).
+
+Bounds, so a plan cannot exhaust the machine: the file is at most 1 MB and is read with a safe
+loader that refuses YAML alias expansion beyond :data:`MAX_YAML_NODES` nodes (the "billion
+laughs" attack; a 461-byte bomb is refused in milliseconds), at most :data:`MAX_REPORTS`
+reports, timeouts finite and at most :data:`MAX_TIMEOUT` seconds, ``max_output_mb`` (executed
+notebook size per report) at most :data:`MAX_OUTPUT_MB`. The stem ``index`` is reserved for the
+batch index page.
 """
 
 from __future__ import annotations
@@ -28,14 +35,35 @@ from typing import Any
 
 import yaml
 
-__all__ = ["RESERVED_PARAMETERS", "Plan", "PlanError", "ReportSpec", "load_plan", "sanitize_name"]
+__all__ = [
+    "MAX_OUTPUT_MB",
+    "MAX_REPORTS",
+    "MAX_TIMEOUT",
+    "MAX_YAML_NODES",
+    "RESERVED_PARAMETERS",
+    "RESERVED_STEMS",
+    "Plan",
+    "PlanError",
+    "ReportSpec",
+    "load_plan",
+    "safe_load_yaml",
+    "sanitize_name",
+]
 
 #: Parameters the runner injects into every notebook; a plan may not set them.
 RESERVED_PARAMETERS = frozenset({"results_path", "run_id", "report_name"})
 
-_REPORT_KEYS = {"name", "notebook", "parameters", "timeout", "title"}
+#: File stems the runner writes itself (index.html, index.json); no report may use them.
+RESERVED_STEMS = frozenset({"index"})
+MAX_PLAN_BYTES = 1_000_000
+MAX_YAML_NODES = 20_000
+MAX_REPORTS = 500
+MAX_TIMEOUT = 86_400.0  # one day per cell / notebook
+MAX_OUTPUT_MB = 1_024.0
+
+_REPORT_KEYS = {"name", "notebook", "parameters", "timeout", "title", "max_output_mb"}
 _TOP_KEYS = {"title", "defaults", "reports"}
-_DEFAULT_KEYS = {"parameters", "timeout"}
+_DEFAULT_KEYS = {"parameters", "timeout", "max_output_mb"}
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 _MAX_STEM = 80
 
@@ -60,6 +88,7 @@ class ReportSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     title: str | None = None
+    max_output_mb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,23 +160,92 @@ def _parameters(raw: Any, file: Path, report: str) -> dict[str, Any]:
     return params
 
 
-def _timeout(raw: Any, file: Path, report: str | None) -> float | None:
+def _bounded(raw: Any, key: str, unit: str, limit: float, file: Path, report: str | None) -> float | None:
+    """A positive, finite number no larger than ``limit`` (``.inf`` and ``1e400`` are refused)."""
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
-        raise PlanError(f"'timeout' must be a positive number of seconds, got {raw!r}", file=file, report=report)
+        raise PlanError(f"'{key}' must be a positive number of {unit}, got {raw!r}", file=file, report=report)
+    if not math.isfinite(raw) or raw > limit:
+        raise PlanError(
+            f"'{key}' is {raw!r} {unit}; the limit is {limit:g} (a finite number is required)",
+            file=file,
+            report=report,
+        )
     return float(raw)
+
+
+def _timeout(raw: Any, file: Path, report: str | None) -> float | None:
+    return _bounded(raw, "timeout", "seconds", MAX_TIMEOUT, file, report)
+
+
+def _max_output(raw: Any, file: Path, report: str | None) -> float | None:
+    return _bounded(raw, "max_output_mb", "MB", MAX_OUTPUT_MB, file, report)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses documents whose alias-expanded tree is too large.
+
+    PyYAML shares aliased nodes while composing, but every consumer that walks the result (plan
+    validation, JSON encoding of parameters) pays for the expanded tree: nine nested levels of
+    nine aliases are 9**9 nodes from a few hundred bytes. The composed graph is measured with
+    memoisation (linear in the document) before anything is constructed.
+    """
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        sizes: dict[int, int] = {}
+        visiting: set[int] = set()
+
+        def size(n: yaml.Node) -> int:
+            key = id(n)
+            if key in sizes:
+                return sizes[key]
+            if key in visiting:
+                raise yaml.YAMLError("the plan refers to itself through an alias (*name)")
+            visiting.add(key)
+            total = 1
+            if isinstance(n, yaml.SequenceNode):
+                total += sum(size(child) for child in n.value)
+            elif isinstance(n, yaml.MappingNode):
+                total += sum(size(k) + size(v) for k, v in n.value)
+            visiting.discard(key)
+            if total > MAX_YAML_NODES:
+                raise yaml.YAMLError(
+                    f"the plan expands to more than {MAX_YAML_NODES:,} values through aliases "
+                    "(*name); refused as a possible alias bomb"
+                )
+            sizes[key] = total
+            return total
+
+        size(node)
+        return node
+
+
+def safe_load_yaml(text: str) -> Any:
+    """Load YAML with safe types only and alias expansion bounded by :data:`MAX_YAML_NODES`."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a YAML plan; notebook paths are resolved against the plan's folder."""
     file = Path(path).resolve()
     try:
+        if file.stat().st_size > MAX_PLAN_BYTES:
+            raise PlanError(f"the plan is larger than {MAX_PLAN_BYTES // 1000} kB", file=path)
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(f"cannot read the plan: {exc.strerror or exc}", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise PlanError("the plan is not UTF-8 text", file=path) from exc
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_load_yaml(text)
+    except RecursionError as exc:
+        raise PlanError("the plan is nested too deeply", file=path) from exc
     except yaml.YAMLError as exc:
         raise PlanError(f"not valid YAML: {exc}", file=path) from exc
 
@@ -168,9 +266,12 @@ def load_plan(path: str | Path) -> Plan:
         entries = doc
     if not isinstance(entries, list) or not entries:
         raise PlanError("expected a non-empty list of reports (each with name and notebook)", file=path)
+    if len(entries) > MAX_REPORTS:
+        raise PlanError(f"{len(entries)} reports; a plan may hold at most {MAX_REPORTS}", file=path)
 
     base_params = _parameters(defaults.get("parameters"), file, "defaults")
     base_timeout = _timeout(defaults.get("timeout"), file, "defaults")
+    base_output = _max_output(defaults.get("max_output_mb"), file, "defaults")
     reports: list[ReportSpec] = []
     seen: dict[str, str] = {}
     for pos, entry in enumerate(entries, start=1):
@@ -193,6 +294,13 @@ def load_plan(path: str | Path) -> Plan:
             stem = sanitize_name(name)
         except ValueError as exc:
             raise PlanError(str(exc), file=path, report=where) from exc
+        if stem in RESERVED_STEMS:
+            raise PlanError(
+                f"the name {name!r} would be written as {stem}.html, which is the batch index page; "
+                "choose another name",
+                file=path,
+                report=where,
+            )
         if stem in seen:
             raise PlanError(
                 f"file name {stem!r} is already used by report {seen[stem]!r}; names must differ",
@@ -210,8 +318,10 @@ def load_plan(path: str | Path) -> Plan:
             raise PlanError(f"notebook {nb!r} not found (looked for {notebook})", file=path, report=where)
         params = {**base_params, **_parameters(entry.get("parameters"), file, where)}
         timeout = _timeout(entry.get("timeout"), file, where) or base_timeout
+        max_output = _max_output(entry.get("max_output_mb"), file, where) or base_output
         rtitle = entry.get("title")
         reports.append(
-            ReportSpec(name, stem, notebook, params, timeout, str(rtitle) if rtitle is not None else None)
+            ReportSpec(name, stem, notebook, params, timeout,
+                       str(rtitle) if rtitle is not None else None, max_output)
         )
     return Plan(path=file, reports=tuple(reports), title=title)

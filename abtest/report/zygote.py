@@ -10,7 +10,10 @@ launcher (:data:`LAUNCHER`, ``python -I -S``, ~20 ms) that asks the zygote over 
 socket to fork a kernel with the launcher's argv, cwd, environment and stdio, forwards signals
 (SIGINT interrupts, SIGTERM) to it and exits with the kernel's exit status; if the zygote
 cannot serve, the launcher execs the ordinary ``python -m ipykernel_launcher`` instead. When the launcher dies
-(even by SIGKILL) the zygote kills the kernel; when the worker dies the zygote exits.
+(even by SIGKILL) the zygote kills the kernel; when the worker that started the launcher dies,
+the launcher kills its kernel; when the runner dies the zygote kills every kernel, removes its
+socket folder and exits. The zygote runs in its own session, so a terminal Ctrl-C reaches the
+runner alone (which then stops everything in order).
 
 Safety rules for forking: the zygote is single-threaded (checked before each fork; BLAS pools
 are pinned to one thread), never imports ``matplotlib_inline.backend_inline`` (the inline
@@ -67,6 +70,15 @@ def forward(sig, frame):
         pass
 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(sig, forward)
+import select
+parent = os.getppid()
+while not select.select([reply], [], [], 0.5)[0]:
+    if os.getppid() != parent:  # the worker died (e.g. SIGKILL): take the kernel with us
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os._exit(1)
 line = reply.readline().strip()
 code = int(line) if line else 1
 if code < 0:
@@ -79,6 +91,9 @@ sys.exit(code)
 """
 
 
+_PARENT = [os.getppid()]
+
+
 def _preload(modules: Sequence[str]) -> list[str]:
     os.environ["MPLBACKEND"] = _INLINE  # what ipykernel sets before any user import
     # pyarrow's bundled jemalloc starts a background thread; a zygote must stay single-threaded
@@ -87,6 +102,8 @@ def _preload(modules: Sequence[str]) -> list[str]:
         os.environ.setdefault(var, "1")
     loaded = []
     for name in modules:
+        if os.getppid() != _PARENT[0]:  # the runner is gone: serve() exits right away
+            break
         try:
             importlib.import_module(name)
             loaded.append(name)
@@ -160,9 +177,11 @@ def _become_kernel(request: dict, fds: list[int], keep: Sequence[int]) -> None:
 
 
 def serve(path: str, modules: Sequence[str] = DEFAULT_PRELOAD) -> None:
-    """Preload ``modules``, listen on Unix socket ``path`` and fork a kernel per request."""
+    """Preload ``modules``, listen on Unix socket ``path`` and fork a kernel per request.
+
+    Serves while the runner (``_PARENT``: its pid from the command line) is its parent."""
+    parent = _PARENT[0]  # the runner: it may die while we preload
     _preload(modules)
-    parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
     server.listen(16)
@@ -233,8 +252,10 @@ class Zygote:
         self.folder = tempfile.mkdtemp(prefix="abtest-zygote-")  # private (0700)
         self.socket = os.path.join(self.folder, "zygote.sock")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules)],
+            [sys.executable, "-m", "abtest.report.zygote", self.socket, ",".join(modules),
+             str(os.getpid())],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     @staticmethod
@@ -259,6 +280,8 @@ class Zygote:
 
 def _main(argv: Sequence[str]) -> None:
     modules = argv[1].split(",") if len(argv) > 1 and argv[1] else DEFAULT_PRELOAD
+    if len(argv) > 2 and argv[2].isdigit():
+        _PARENT[0] = int(argv[2])
     try:
         serve(argv[0], modules)
     except BaseException:
@@ -266,6 +289,11 @@ def _main(argv: Sequence[str]) -> None:
             open(os.path.join(os.path.dirname(argv[0]), "failed"), "w").close()
         raise
     finally:
+        folder = os.path.dirname(argv[0])
+        if os.path.basename(folder).startswith("abtest-zygote-") and os.getppid() != _PARENT[0]:
+            import shutil  # the runner is gone (killed): nobody else will remove the folder
+
+            shutil.rmtree(folder, ignore_errors=True)
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()

@@ -151,7 +151,8 @@ def build_demo_data(
         panel = simulate_experiment(exp.arms, leads_per_arm=exp.leads_per_arm,
                                     segments_mix=exp.segments_mix, horizon_days=exp.horizon_days,
                                     params=params or demo_params(), seed=seed + 1000 * i,
-                                    start_date=exp.start_date)
+                                    start_date=exp.start_date,
+                                    engine="numpy")  # committed data: same bytes with or without numba
         files = write_world(panel, out / exp.name, experiment=f"{exp.name}_test",
                             naming=exp.naming, ad_formats=exp.ad_formats,
                             api_page_size=250)

@@ -19,10 +19,16 @@ still draws from its own streams; every per-lead step is elementwise), which cut
 numpy calls and GIL hand-offs per lead-day. Each group writes only its own slice of the
 preallocated outputs, so results are bit-identical whatever the thread count or grouping
 (``threads=``, env ``ABTEST_THREADS``, default the CPUs this process may use).
+
+Two engines run this model: ``"numba"`` (``abtest.sim.kernel``, compiled, lead-major, the default
+when numba is importable) and ``"numpy"`` (this module, the reference). They share the lead draws
+and hiding thresholds; the numba kernel's per lead-day words come from a counter-based stream, so
+the two agree in distribution (and lead for lead when fed the numpy streams; tested).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Sequence
@@ -34,7 +40,8 @@ import numpy as np
 from abtest.sim.params import SegmentParams, SimParams
 from abtest.sim.policy import ArmSpec, RetargetingPolicy
 
-__all__ = ["BlockResult", "LeadDraws", "default_threads", "draw_leads", "run_block"]
+__all__ = ["BlockResult", "LeadDraws", "default_engine", "default_threads", "draw_leads",
+           "run_block"]
 
 F32 = np.float32
 
@@ -194,6 +201,30 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+ENGINE_ENV = "ABTEST_SIM_ENGINE"
+ENGINES = ("numba", "numpy")
+
+
+def default_engine() -> str:
+    """``$ABTEST_SIM_ENGINE`` if set, else ``"numba"`` when numba is importable, else ``"numpy"``
+    (checked without importing numba, so ``import abtest`` stays light)."""
+    env = os.environ.get(ENGINE_ENV, "").strip().lower()
+    if env:
+        if env not in ENGINES:
+            raise ValueError(f"{ENGINE_ENV}={env!r}: expected one of {', '.join(ENGINES)}")
+        return env
+    return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
+
+
+def hide_thresholds(n: int, seed: int, key: Sequence[int]) -> np.ndarray:
+    """Per-lead Exp(1) hiding thresholds: chunk ``ci`` draws from stream ``(seed, *key, ci, 2)``."""
+    out = np.empty(n, F32)
+    for ci in range(-(-n // CHUNK)):
+        a, b = ci * CHUNK, min((ci + 1) * CHUNK, n)
+        out[a:b] = _rng(seed, (*key, ci), 2).standard_exponential(b - a, dtype=F32)
+    return out
+
+
 @dataclass
 class _Out:
     conv_day: np.ndarray
@@ -216,6 +247,7 @@ def run_block(
     arm: ArmSpec | None = None,
     record_exposures: bool = False,
     threads: int | None = None,
+    engine: str | None = None,
 ) -> BlockResult:
     """Simulate ``leads`` of segment ``seg`` under ``policy`` for ``horizon_days`` days each.
 
@@ -228,7 +260,14 @@ def run_block(
 
     ``threads``: worker threads over groups of chunks (None: ``default_threads()``); a single
     chunk always runs in the calling thread. Results do not depend on it (tested bit for bit).
+
+    ``engine``: ``"numba"`` (compiled kernel, ``prange`` over leads) or ``"numpy"`` (reference);
+    None: ``default_engine()``. ``"numba-pcg"`` runs the kernel on the numpy engine's PCG64
+    streams (memory O(leads x days); for exact cross-engine checks).
     """
+    engine = default_engine() if engine is None else engine
+    if engine not in (*ENGINES, "numba-pcg"):
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if threads is None:
         threads = default_threads()
     elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -243,6 +282,13 @@ def run_block(
                np.zeros(n, bool), np.zeros(n, np.int32), np.zeros(n, np.int32))
     organic = _organic_path(seg, horizon_days)
     first = start if ads else horizon_days  # every day before `first` is ad-free for every lead
+    if engine != "numpy":
+        words = None
+        if engine == "numba-pcg":
+            from abtest.sim.kernel import numpy_words
+            words = numpy_words(n, start, min(stop, horizon_days), seed, tuple(key), CHUNK)
+        return _run_numba(seg, policy, leads, sim, arm, rate, start, stop, first, horizon_days,
+                          organic, seed, tuple(key), record_exposures, threads, cpm, words)
 
     n_chunks = -(-n // CHUNK)
     workers = min(threads, n_chunks)
@@ -271,6 +317,22 @@ def run_block(
     cost = float(out.impressions.sum(dtype=np.int64)) * cpm / 1000.0
     return BlockResult(out.conv_day, out.click_at_conv, out.imp_at_conv, out.hidden,
                        out.impressions, out.clicks, cost, exposures)
+
+
+def _run_numba(seg, policy, leads, sim, arm, rate, start, stop, first, horizon, organic, seed, key,
+               record, threads, cpm, words=None) -> BlockResult:
+    from abtest.sim import kernel  # compiles (or loads the on-disk cache) on first use only
+
+    hide_p = min(seg.hide_rate * arm.hide_multiplier, 1.0)
+    thresholds = hide_thresholds(leads.n, seed, key) if hide_p > 0 and first < horizon else \
+        np.zeros(leads.n, F32)
+    outs, exposures = kernel.simulate(
+        seg, policy, leads, sim=sim, arm=arm, rate=rate, start=start, stop=stop, first=first,
+        horizon=horizon, organic=organic, hide_thresholds=thresholds, seed=seed, key=key,
+        record=record, threads=threads, words=words)
+    conv, click, imp, hidden, imps, clicks = outs
+    cost = float(imps.sum(dtype=np.int64)) * cpm / 1000.0
+    return BlockResult(conv, click, imp, hidden, imps, clicks, cost, exposures)
 
 
 GROUP_CHUNKS = 4  # chunks simulated together as one set of arrays (fewer, longer numpy calls)

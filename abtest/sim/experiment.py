@@ -82,12 +82,14 @@ def simulate_experiment(
     seed: int,
     start_date: str | dt.date = "2026-09-01",
     entry_days: int = 14,
+    engine: str | None = None,
 ) -> LeadPanel:
     """Simulate a split test where each lead is assigned to exactly one arm.
 
     Leads enter uniformly over ``entry_days`` days; each is followed ``horizon_days`` days from
     entry. ``segments_mix`` gives segment shares within every arm (default warm/cold/lapsed
     0.4/0.4/0.2); counts are allocated by largest remainder so arms are balanced by segment.
+    ``engine``: Monte Carlo engine of :func:`~abtest.sim.engine.run_block` (None: default).
     """
     sim = params or SimParams()
     arms = tuple(arms)
@@ -126,7 +128,7 @@ def simulate_experiment(
             key = (ai, si)
             draws = draw_leads(seg, sim, n, seed=seed, key=key)
             res = run_block(seg, arm.policy, draws, horizon_days=horizon_days, sim=sim,
-                            seed=seed, key=key, arm=arm, record_exposures=True)
+                            seed=seed, key=key, arm=arm, record_exposures=True, engine=engine)
             entry = _rng_entry(seed, key, n, entry_days)
             idx = np.arange(offset, offset + n)
             offset += n

@@ -8,7 +8,7 @@ message a marketer can act on, so no NaN ever reaches a results table silently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -89,6 +89,21 @@ def check_level(level: float, name: str = "ci_level") -> float:
     return level
 
 
+def text_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` column ``labels[codes]`` built in Arrow (repeat or dictionary decode; a list of
+    10k Python strings costs more than the statistics it labels)."""
+    import pyarrow as pa  # already loaded by pandas' default string dtype
+
+    codes = np.asarray(codes).reshape(-1)
+    dictionary = pa.array([str(v) for v in labels], pa.large_string())
+    if len(dictionary) == 1:
+        arr = pa.repeat(dictionary[0], codes.size)
+    else:
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                             dictionary).dictionary_decode()
+    return pd.array(arr, dtype=pd.StringDtype(na_value=np.nan))
+
+
 def comparison_frame(
     columns: Mapping[str, ArrayLike],
     *,
@@ -110,8 +125,10 @@ def comparison_frame(
         "comparison": np.repeat(np.arange(n_batch), arms.size),
         "arm": np.tile(arms, n_batch),
     }
+    rows = n_batch * arms.size
     for key, value in (constants or {}).items():
-        data[key] = [value] * (n_batch * arms.size)
+        data[key] = text_column(np.zeros(rows, np.int8), (value,)) if isinstance(value, str) \
+            else np.full(rows, value)
     for key, value in columns.items():
         arr = np.asarray(value)
         arr = arr.reshape((arr.shape[0], n_batch))

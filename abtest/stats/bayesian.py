@@ -145,61 +145,78 @@ def _prob_best(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
     return p / np.sum(p, axis=0, keepdims=True), e_max
 
 
-def _ratio_cdf(r1: FloatArray, a_t, b_t, a_c, b_c, over_c, grid: _Grid | None = None
-               ) -> FloatArray:
-    """P(X_t / X_c <= r1) for r1 > 0 (r1 = 1 + lift)."""
+def _ratio_parts(a_t, b_t, a_c, b_c, over_c):
+    """Integrating arm (the narrower posterior) and the other arm, as in the ratio CDF."""
     a_i = np.where(over_c, a_c, a_t)
     b_i = np.where(over_c, b_c, b_t)
     a_o = np.where(over_c, a_t, a_c)
     b_o = np.where(over_c, b_t, b_c)
-    g = grid if grid is not None else _grid(a_i, b_i)
-    arg = np.where(over_c[..., None], g.x * r1[..., None], g.x / r1[..., None])
+    return a_i, b_i, a_o, b_o
+
+
+def _ratio_cdf_pdf(u: FloatArray, a_o, b_o, over_c, grid: _Grid
+                   ) -> tuple[FloatArray, FloatArray]:
+    """``P(log(X_t / X_c) <= u)`` and its derivative in ``u``, by quadrature over the
+    integrating arm: over control ``P = int f_c(x) F_t(x e^u) dx``, over treatment
+    ``P = int f_t(y) S_c(y e^-u) dy``; the derivative differentiates under the integral."""
+    r = np.exp(u)[..., None]
+    oc = over_c[..., None]
+    arg = np.where(oc, grid.x * r, grid.x / r)
+    inside = (arg > 0.0) & (arg < 1.0)
     arg = np.clip(arg, 0.0, 1.0)
-    f_o = _cdf(arg, a_o, b_o)
-    integrand = np.where(over_c[..., None], f_o, 1.0 - f_o)
-    return np.clip(np.sum(g.w * integrand, axis=-1), 0.0, 1.0)
+    a_e, b_e = a_o[..., None], b_o[..., None]
+    f_o = special.betainc(a_e, b_e, arg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dens = np.where(inside, np.exp(_beta_logpdf(np.where(inside, arg, 0.5), a_e, b_e)), 0.0)
+    cdf = np.where(oc, f_o, 1.0 - f_o)
+    pdf = dens * arg  # d arg / du = +-arg; both branches give + density * arg
+    return (np.clip(np.sum(grid.w * cdf, axis=-1), 0.0, 1.0),
+            np.maximum(np.sum(grid.w * pdf, axis=-1), 0.0))
 
 
 def _ratio_quantile(prob: float, a_t, b_t, a_c, b_c) -> FloatArray:
-    """Quantile of X_t/X_c - 1 by a bracketed Illinois (regula falsi) search on log(1 + lift)."""
+    """Quantile of X_t/X_c - 1: safeguarded Newton on ``u = log(1 + lift)`` (the density comes
+    with the CDF from the same quadrature), started at the log-normal approximation and kept
+    inside a bracket that bisection (or geometric expansion of an open end) takes over whenever
+    a Newton step would leave it. Only unconverged pairs are re-evaluated."""
     over_c = _beta_sd(a_c, b_c) <= _beta_sd(a_t, b_t)
     mu_t, mu_c = a_t / (a_t + b_t), a_c / (a_c + b_c)
     s = np.sqrt((_beta_sd(a_t, b_t) / mu_t) ** 2 + (_beta_sd(a_c, b_c) / mu_c) ** 2)
     centre = np.log(mu_t / mu_c)
-    z = special.ndtri(prob)
-    lo = centre + z * s - 4 * s - 0.1
-    hi = centre + z * s + 4 * s + 0.1
-
-    grid = _grid(np.where(over_c, a_c, a_t), np.where(over_c, b_c, b_t))
-
-    def f(u: FloatArray) -> FloatArray:
-        return _ratio_cdf(np.exp(u), a_t, b_t, a_c, b_c, over_c, grid) - prob
-
-    f_lo, f_hi = f(lo), f(hi)
-    for _ in range(60):  # widen the bracket where needed
-        need_lo, need_hi = f_lo > 0, f_hi < 0
-        if not (need_lo.any() or need_hi.any()):
+    shape = centre.shape
+    a_i, b_i, a_o, b_o = (v.reshape(-1) for v in _ratio_parts(a_t, b_t, a_c, b_c, over_c))
+    oc = over_c.reshape(-1)
+    g = _grid(a_i, b_i)
+    u = (centre + special.ndtri(prob) * s).reshape(-1)
+    width = np.maximum(s, 0.05).reshape(-1)
+    lo = np.full(u.shape, -np.inf)
+    hi = np.full(u.shape, np.inf)
+    f_prev = np.full(u.shape, np.inf)
+    idx = np.arange(u.size)
+    for _ in range(200):
+        if not idx.size:
             break
-        width = hi - lo
-        lo = np.where(need_lo, lo - width, lo)
-        hi = np.where(need_hi, hi + width, hi)
-        f_lo = np.where(need_lo, f(lo), f_lo)
-        f_hi = np.where(need_hi, f(hi), f_hi)
-    side = np.zeros(lo.shape)
-    for _ in range(100):
-        u = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        u = np.where(np.isfinite(u), u, (lo + hi) / 2)
-        fu = f(u)
-        left = fu < 0  # root is right of u
-        lo = np.where(left, u, lo)
-        hi = np.where(left, hi, u)
-        f_hi = np.where(left, np.where(side > 0, f_hi / 2, f_hi), fu)
-        f_lo = np.where(left, fu, np.where(side < 0, f_lo / 2, f_lo))
-        side = np.where(left, 1.0, -1.0)
-        if np.all((hi - lo < 1e-11) | (np.abs(fu) < 1e-14)):
-            break
-    best = np.where(np.abs(f_lo) < np.abs(f_hi), lo, hi)
-    return np.expm1(np.where(np.abs(fu) <= np.minimum(np.abs(f_lo), np.abs(f_hi)), u, best))
+        ui, loi, hii, wi = u[idx], lo[idx], hi[idx], width[idx]
+        cdf, pdf = _ratio_cdf_pdf(ui, a_o[idx], b_o[idx], oc[idx], _Grid(g.x[idx], g.w[idx]))
+        f = cdf - prob
+        loi = np.where(f < 0, ui, loi)
+        hii = np.where(f >= 0, ui, hii)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = ui - f / pdf
+        slow = np.abs(f) > 0.5 * f_prev[idx]  # Newton not converging here: bisect instead
+        f_prev[idx] = np.abs(f)
+        bad = ~np.isfinite(new) | (new <= loi) | (new >= hii) | slow
+        open_end = ~(np.isfinite(loi) & np.isfinite(hii))
+        wi = np.where(bad & open_end, 2 * wi, wi)  # expand an open bracket geometrically
+        mid = np.where(open_end, np.where(np.isfinite(loi), ui + wi, ui - wi), (loi + hii) / 2)
+        converged = np.abs(f) < 1e-15  # keep this point (a Newton step would not move it)
+        new = np.where(converged, ui, np.where(bad, mid, new))
+        scale = 1e-12 * np.maximum(1.0, np.abs(ui))
+        done = (converged | (hii - loi < scale)
+                | ((np.abs(new - ui) < scale) & (np.abs(f) < 1e-11)))
+        u[idx], lo[idx], hi[idx], width[idx] = new, loi, hii, wi
+        idx = idx[~done]
+    return np.expm1(u).reshape(shape)
 
 
 class BetaSummary(NamedTuple):
@@ -267,7 +284,11 @@ def beta_binomial_arrays(
     ac, bc = (np.broadcast_to(v[:1], at.shape) for v in (a, b))
     prob, loss = beta_prob_greater(at, bt, ac, bc)
     mean = a / (a + b)
-    best, e_max = _prob_best(a, b)
+    if a.shape[0] == 2:  # two arms: P(best) and E[max] follow from the pair quantities
+        best = np.concatenate([1.0 - prob, prob])
+        e_max = mean[1] + loss[0]  # E[max(X_c, X_t)] = E[X_t] + E[max(X_c - X_t, 0)]
+    else:
+        best, e_max = _prob_best(a, b)
     if lift_interval:
         r_lo = _ratio_quantile(tail, at, bt, ac, bc)
         r_hi = _ratio_quantile(1.0 - tail, at, bt, ac, bc)

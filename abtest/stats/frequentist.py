@@ -24,6 +24,7 @@ from abtest.stats._arrays import (
     check_alternative,
     check_positive,
     comparison_frame,
+    text_column,
 )
 
 __all__ = [
@@ -374,12 +375,12 @@ def result_frame(
         "dof": res.dof, "p_value": res.p_value, "abs_ci_low": res.abs_ci_low,
         "abs_ci_high": res.abs_ci_high, "rel_lift": res.rel_lift,
         "rel_ci_low": res.rel_ci_low, "rel_ci_high": res.rel_ci_high,
-        "rel_ci_shape": np.where(res.rel_ci_complement, "complement", "interval"),
+        "rel_ci_shape": res.rel_ci_complement.astype(np.int8),  # codes, labelled below
     }
     df = comparison_frame(cols, n_arms=n_arms, batch_shape=batch_shape,
                           constants={"method": method, "alternative": alternative,
                                      "alpha": alpha})
-    df["rel_ci_shape"] = df["rel_ci_shape"].astype("str")
+    df["rel_ci_shape"] = text_column(df["rel_ci_shape"].to_numpy(), ("interval", "complement"))
     return df
 
 

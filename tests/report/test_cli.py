@@ -21,7 +21,8 @@ def test_help_documents_every_command(capsys):
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), command
     sub = build_parser()._subparsers._group_actions[0].choices
     run_help = sub["run"].format_help()
-    for option in ("--out", "--jobs", "--timeout", "--wall-timeout", "--no-preload"):
+    for option in ("--out", "--jobs", "--timeout", "--wall-timeout", "--no-preload", "--force",
+                   "--quiet", "--max-output-mb"):
         assert option in run_help
 
 
@@ -64,3 +65,29 @@ def test_demo_without_plan_exits_2(tmp_path, capsys):
     code = main(["demo", "--plan", str(tmp_path / "none.yml"), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "100000", "-1"])
+def test_run_refuses_unbounded_timeouts(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "plan.yml", "--out", str(tmp_path / "o"), "--timeout", value])
+    assert info.value.code == 2
+    assert "--timeout: expected a" in capsys.readouterr().err
+
+
+def test_run_into_a_foreign_folder_is_refused(tmp_path, capsys, write_plan):
+    plan = write_plan(tmp_path / "p.yml", "- {name: a, notebook: '{nb}/ok.ipynb'}\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("precious")
+    assert main(["run", str(plan), "--out", str(mine)]) == 2
+    assert "abtest did not write" in capsys.readouterr().err
+    assert (mine / "thesis.docx").read_text() == "precious"
+
+
+def test_run_plan_rejects_infinite_timeout_from_python(tmp_path, write_plan):
+    from abtest.report import run_plan
+
+    plan = write_plan(tmp_path / "p.yml", "- {name: a, notebook: '{nb}/ok.ipynb'}\n")
+    with pytest.raises(ValueError, match="timeout must be a finite number"):
+        run_plan(plan, tmp_path / "o", timeout=float("inf"))

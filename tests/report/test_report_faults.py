@@ -21,8 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.notebooks, pytest.mark.timeout(240)]
 @pytest.fixture(scope="module")
 def fault_batch(tmp_path_factory, request):
     plans = request.path.parent / "plans"
-    out = tmp_path_factory.mktemp("faults")
-    (out / "raises.html").write_text("stale report from an earlier successful run")
+    out = tmp_path_factory.mktemp("faults") / "out"
     lines: list[str] = []
     result = run_plan(plans / "faults.yml", out, jobs=2, progress=lines.append)
     return result, out, lines
@@ -78,10 +77,14 @@ def test_index_lists_everything_escaped(fault_batch):
 
 
 def test_output_dir_is_clean(fault_batch):
-    _, out, _ = fault_batch
+    result, out, _ = fault_batch
     names = sorted(p.name for p in out.iterdir())
-    assert not [n for n in names if n.startswith(".")]  # no staging dir or temp files left
+    assert not [n for n in names if n.startswith(".")]  # no temp files in the published run
     assert "index.json" in names and "index.html" in names
+    store = out.parent / ".out.abtest"  # the published run, its cache and the lock; no staging
+    assert sorted(p.name for p in store.iterdir()) == ["cache", "lock", "runs"]
+    assert [p.name for p in (store / "runs").iterdir()] == [result.run_id]
+    assert out.resolve() == (store / "runs" / result.run_id).resolve()
 
 
 def test_cli_exit_status(tmp_path, write_plan, capsys):

@@ -80,3 +80,57 @@ def test_bad_plans_raise_clear_errors(tmp_path, write_plan, text, message):
 def test_missing_plan_file(tmp_path):
     with pytest.raises(PlanError, match="cannot read"):
         load_plan(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("reports: [{name: a, notebook: '{nb}/ok.ipynb', timeout: .inf}]", "finite"),
+        ("defaults: {timeout: .inf}\nreports: [{name: a, notebook: '{nb}/ok.ipynb'}]", "finite"),
+        ("reports: [{name: a, notebook: '{nb}/ok.ipynb', timeout: 1.0e+400}]", "finite"),
+        ("reports: [{name: a, notebook: '{nb}/ok.ipynb', timeout: 100000}]", "limit is 86400"),
+        ("reports: [{name: a, notebook: '{nb}/ok.ipynb', max_output_mb: 0}]", "positive"),
+        ("reports: [{name: a, notebook: '{nb}/ok.ipynb', max_output_mb: 5000}]", "limit is 1024"),
+        ("reports: [{name: index, notebook: '{nb}/ok.ipynb'}]", "batch index page"),
+        ("reports: [{name: ' Index! ', notebook: '{nb}/ok.ipynb'}]", "batch index page"),
+        ("a: &a [*a]\nreports: [{name: a, notebook: '{nb}/ok.ipynb'}]", "refers to itself"),
+    ],
+)
+def test_limits_and_reserved_names(tmp_path, write_plan, text, message):
+    with pytest.raises(PlanError, match=message):
+        load_plan(write_plan(tmp_path / "bad.yml", text))
+
+
+def test_alias_bomb_is_refused_fast(tmp_path):
+    """Nine levels of nine aliases: 9**9 values from ~430 bytes (the "billion laughs")."""
+    import time
+
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yml"
+    path.write_text("\n".join(lines) + "\nreports: *a8\n")
+    assert path.stat().st_size < 500
+    t0 = time.perf_counter()
+    with pytest.raises(PlanError, match="alias bomb"):
+        load_plan(path)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_anchors_and_merge_keys_still_work(tmp_path, write_plan):
+    path = write_plan(tmp_path / "p.yml", """
+- {name: a, notebook: '{nb}/ok.ipynb', parameters: &common {n: 100, seed: 1}}
+- {name: b, notebook: '{nb}/ok.ipynb', parameters: {<<: *common, label: x}}
+""")
+    reports = load_plan(path).reports
+    assert reports[0].parameters == {"n": 100, "seed": 1}
+    assert reports[1].parameters == {"n": 100, "seed": 1, "label": "x"}
+
+
+def test_plan_size_is_bounded(tmp_path, write_plan):
+    too_many = "\n".join(f"- {{name: r{i}, notebook: '{{nb}}/ok.ipynb'}}" for i in range(501))
+    with pytest.raises(PlanError, match="at most 500"):
+        load_plan(write_plan(tmp_path / "many.yml", too_many))
+    big = tmp_path / "big.yml"
+    big.write_text("# " + "x" * 1_100_000 + "\n- {name: a, notebook: ok.ipynb}\n")
+    with pytest.raises(PlanError, match="larger than"):
+        load_plan(big)

@@ -43,12 +43,13 @@ def world():
     return sim, seg, draw_leads(seg, sim, N, seed=8)
 
 
+@pytest.mark.parametrize("engine_name", ["numpy", "numba"])
 @pytest.mark.parametrize("pol", POLICIES, ids=["nbd", "capped", "fixed"])
-def test_threads_give_bit_identical_results(world, pol):
+def test_threads_give_bit_identical_results(world, pol, engine_name):
     sim, seg, leads = world
     arm = ArmSpec("a", pol, lift_multiplier=1.5, hide_multiplier=4.0)
     runs = [run_block(seg, pol, leads, horizon_days=16, sim=sim, seed=2, key=(7,), arm=arm,
-                      record_exposures=True, threads=k) for k in (1, 2, 3)]
+                      record_exposures=True, threads=k, engine=engine_name) for k in (1, 2, 3)]
     assert runs[0].impressions.sum() > 0 and (runs[0].conv_day >= 0).any()
     for r in runs[1:]:
         _assert_same(runs[0], r)
@@ -62,7 +63,7 @@ def test_chunk_grouping_does_not_change_results(world, monkeypatch):
     for size in (1, 2, 4):
         monkeypatch.setattr(engine, "GROUP_CHUNKS", size)
         runs.append(run_block(seg, pol, leads, horizon_days=12, sim=sim, seed=4, threads=1,
-                              record_exposures=True))
+                              record_exposures=True, engine="numpy"))
     for r in runs[1:]:
         _assert_same(runs[0], r)
     assert runs[0].hidden.any()
