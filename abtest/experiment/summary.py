@@ -189,9 +189,12 @@ def recommend(
                 # the largest observed lift would be a coin toss, so the decision says so
                 tied = [str(best["arm"])] + unresolved
                 lifts = [float(r["rel_lift"]) for r in better if str(r["arm"]) in tied]
+                cheapest = _cheapest(table, metrics, tied)
                 dec = Decision(
                     "ship", f"{_and(tied)} all beat {control}; no detectable difference between "
-                    "them: choose on cost", primary.name, arm=None, winners=tuple(names))
+                    "them: choose on cost" + (f" ({cheapest[0]} is the cheapest, "
+                                              f"{cheapest[1]})" if cheapest else ""),
+                    primary.name, arm=None, winners=tuple(names))
                 lines[-1] = (
                     f"{_and(tied)} all beat {control} on {primary.label} ({direction} is "
                     f"better), by {_pct(min(lifts))} to {_pct(max(lifts))}; the difference "
@@ -279,6 +282,26 @@ def recommend(
     dec = replace(dec, secondary_wins=tuple((m, a) for m, a, _ in wins),
                   guardrail_losses=tuple((m, a) for m, a, _ in losses))
     return Recommendation(dec, " ".join(x for x in lines if x))
+
+
+def _cheapest(table: pd.DataFrame, metrics: Sequence[Metric], arms: Sequence[str]
+              ) -> tuple[str, str] | None:
+    """(arm, "cost per conversion 4.10") for the lowest observed cost among tied winners.
+
+    Only a money metric where lower is better counts as a cost; None when the results have none
+    (user-level tables without spend) or the tied arms' costs are not all known.
+    """
+    for m in metrics:
+        if m.display != "money" or m.higher_is_better:
+            continue
+        rows = table[(table["segment"] == "all") & (table["metric"] == m.name)
+                     & table["arm"].astype(str).isin(list(arms))]
+        values = pd.to_numeric(rows["value"], errors="coerce").astype(float)
+        if len(rows) != len(arms) or not np.isfinite(values).all():
+            continue
+        i = int(np.argmin(values.to_numpy()))
+        return str(rows["arm"].iloc[i]), f"{m.label.lower()} {_fmt(m, float(values.iloc[i]))}"
+    return None
 
 
 def _and(names: Sequence[str]) -> str:

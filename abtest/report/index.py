@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from abtest.report.crosscheck import cap_disagreements
 from abtest.report.headline import headline_lines
 
 __all__ = ["format_value", "render_index"]
@@ -40,6 +41,7 @@ dl.headline dt { color: #57606a; }
 dl.headline dd { margin: 0; font-variant-numeric: tabular-nums; }
 .error { color: #a40e26; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .9em; }
 .summary-failed { color: #a40e26; font-weight: 600; }
+.disagree { background: #fff8c5; border-left: 4px solid #bf8700; padding: .5rem 1rem; margin: 1rem 0; }
 .cached { color: #57606a; font-size: .88em; font-style: italic; }
 """
 
@@ -141,6 +143,9 @@ def render_index(
     else:
         summary = _e(summary)
     body = "\n".join(_row(r) for r in rows)
+    conflicts = "".join(f"<li>{_e(d.text)}</li>" for d in cap_disagreements(rows))
+    conflicts = (f'\n<div class="disagree" id="disagreements"><strong>Reports disagree</strong>'
+                 f"<ul>{conflicts}</ul></div>" if conflicts else "")
     dropped = ", ".join(_e(name) for name in removed)
     gone = f'\n<p class="meta removed">No longer in the plan (removed): {dropped}</p>' if dropped else ""
     return f"""<!DOCTYPE html>
@@ -153,7 +158,7 @@ def render_index(
 </head>
 <body>
 <h1 id="title">{_e(title)}</h1>
-<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>{gone}
+<p class="meta">{summary} · run {_e(run_id or "")} · generated {_e(when)}</p>{gone}{conflicts}
 <table id="reports">
 <thead><tr><th>Report</th><th>Status</th><th>Headline</th><th>Time</th></tr></thead>
 <tbody>

@@ -27,6 +27,24 @@ def test_tied_winners_are_not_crowned():
     assert "ship gap" not in res.recommendation
 
 
+def test_tied_winners_name_the_cheapest_when_cost_is_known():
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2026-01-01", periods=28, freq="D")
+    rows = []
+    for arm, ctr, cost in (("holdout", 0.010, 100.0), ("gap1d", 0.013, 90.0),
+                           ("gap3d", 0.013, 60.0)):
+        for d in days:
+            imp = 50_000
+            rows.append({"date": d, "ad_id": arm, "arm": arm, "impressions": imp,
+                         "clicks": rng.binomial(imp, ctr), "cost": cost,
+                         "conversions": rng.poisson(20)})
+    res = abtest.Experiment(pd.DataFrame(rows), control="holdout", unit="day",
+                            metrics=["ctr", "cost_per_conversion"]).analyze()
+    d = res.decision
+    assert d.action == "ship" and d.arm is None and set(d.winners) == {"gap1d", "gap3d"}
+    assert "choose on cost (gap3d is the cheapest, cost per conversion" in d.text
+
+
 def test_a_clear_best_winner_is_named():
     users = _users({"holdout": 0.05, "a": 0.065, "b": 0.11}, 6000, 2)
     d = abtest.Experiment(users, control="holdout").analyze().decision
