@@ -141,8 +141,12 @@ def lift_plot(
     _percent_axis(ax.xaxis, 0)
     label = str(rows["metric_label"].iloc[0]) if len(rows) else metric
     control = str(_metric_rows(table, metric).loc[lambda d: d["is_control"], "arm"].iloc[0])
-    what = "credible interval" if lo == "rel_cred_low" else "interval"
-    xlabel = f"Change in {label} vs {control} (dot = estimate, bar = 95% {what}"
+    adjusted = lo != "rel_cred_low" and "correction" in rows.columns and \
+        bool((rows["correction"].astype("string").fillna("none") != "none").any())
+    what = ("95% credible interval" if lo == "rel_cred_low" else
+            "interval adjusted for multiple comparisons, as in the table" if adjusted else
+            "95% interval")
+    xlabel = f"Change in {label} vs {control} (dot = estimate, bar = {what}"
     if comp.any():
         xlabel += ";\ndashed = the interval is everything outside the gap: the control value is " \
                   "too uncertain for a bounded interval"

@@ -233,7 +233,7 @@ class IncrementalityResults:
             "ci_low": float(r["incremental_ci_low"]),
             "ci_high": float(r["incremental_ci_high"]),
             "p_value": float(r["p_value"]),
-            "p_value_note": f"unadjusted; the interval is at the family's level ({r['family']})",
+            "p_value_note": f"unadjusted; the interval is at the family's level, {r['family']}",
             "effect_label": "conversions caused by the ads",
             "interval_label": f"{level} CI",
             "effect_format": "count",
