@@ -13,7 +13,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from abtest.stats._arrays import FloatArray, as_float, check_alpha
 
@@ -49,18 +50,16 @@ def _srm_arrays(counts: ArrayLike, expected_shares: ArrayLike | None
     total = np.sum(obs, axis=0)
     if np.any(total <= 0):
         raise ValueError("srm_test: no units in any arm, nothing to check")
-    expected = shares * total
-    chi2 = np.sum((obs - expected) ** 2 / expected, axis=0)
-    p = special.chdtrc(obs.shape[0] - 1, chi2)
-    return p, chi2, obs / total
+    chi2, p = stats.chisquare(obs, shares * total, axis=0)  # Pearson's chi-square, k - 1 df
+    return np.asarray(p, dtype=np.float64), np.asarray(chi2, dtype=np.float64), obs / total
 
 
 def srm_test(counts: ArrayLike, expected_shares: ArrayLike | None = None) -> float | FloatArray:
     """p-value of the sample-ratio-mismatch chi-square test (arms along axis 0).
 
     ``expected_shares`` is the planned split (any positive weights; default equal). Returns a
-    float for one experiment, an array for a batch (further axes). Same as
-    ``scipy.stats.chisquare(counts, f_exp)``.
+    float for one experiment, an array for a batch (further axes). Computed by
+    ``scipy.stats.chisquare(counts, f_exp)`` along axis 0.
     """
     p, _, _ = _srm_arrays(counts, expected_shares)
     return float(p) if np.ndim(p) == 0 else p
@@ -103,30 +102,17 @@ def adjust_pvalues(p: ArrayLike, method: AdjustMethod = "holm") -> FloatArray:
 
     Holm (1979) step-down and Bonferroni control the family-wise error rate under any
     dependence; Benjamini-Hochberg (1995) step-up controls the false discovery rate
-    (independent or positively dependent tests). Same as statsmodels ``multipletests``.
+    (independent or positively dependent tests); computed by statsmodels ``multipletests``.
     """
     arr = np.asarray(p, dtype=np.float64)
     if arr.size == 0:
         return arr.copy()
     if np.any(~np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
         raise ValueError("p-values must be finite numbers between 0 and 1")
-    flat = arr.ravel()
-    m = flat.size
-    if method == "bonferroni":
-        out = np.minimum(flat * m, 1.0)
-    elif method == "holm":
-        order = np.argsort(flat, kind="stable")
-        stepped = np.maximum.accumulate((m - np.arange(m)) * flat[order])
-        out = np.empty(m)
-        out[order] = np.minimum(stepped, 1.0)
-    elif method == "bh":
-        order = np.argsort(flat, kind="stable")[::-1]
-        ranks = np.arange(m, 0, -1)
-        stepped = np.minimum.accumulate(flat[order] * m / ranks)
-        out = np.empty(m)
-        out[order] = np.minimum(stepped, 1.0)
-    else:
+    names = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
+    if method not in names:
         raise ValueError(f"method must be 'holm', 'bh' or 'bonferroni', got {method!r}")
+    out = multipletests(arr.ravel(), method=names[method])[1]
     return out.reshape(arr.shape)
 
 
