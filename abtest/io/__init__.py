@@ -1,7 +1,7 @@
 """Loaders for real TikTok files -> canonical tables (see ``abtest.schema``), with row accounting.
 
 ``read_ads_manager`` (Ads Manager CSV/XLSX exports), ``read_marketing_api`` (Business API report
-JSON and connector copies), ``read_events`` (Events API 2.0 / 1.0 payloads, flat CSV),
+JSON and connector copies, Airbyte message files via ``abtest.io.airbyte``), ``read_events`` (Events API 2.0 / 1.0 payloads, flat CSV),
 ``read_any`` (sniffs the format), ``write_table`` / ``read_table`` (canonical parquet/CSV).
 Every bad file raises :class:`DataError` naming file, row and column.
 """

@@ -15,6 +15,7 @@ import pandas as pd
 from abtest.errors import DataError, ReadReport
 from abtest.io._text import decode_text, load_json_documents, read_csv_text
 from abtest.io.ads_manager import read_ads_manager
+from abtest.io.airbyte import is_airbyte_message
 from abtest.io.aliases import EVENT_FIELDS, resolve_headers
 from abtest.io.canonical import read_table
 from abtest.io.events import read_events
@@ -30,7 +31,7 @@ def _json_kind(doc: object) -> Kind | None:
         return _json_kind(doc[0]) if doc else None
     if not isinstance(doc, dict):
         return None
-    if doc.get("type") == "RECORD":
+    if doc.get("type") == "RECORD" or is_airbyte_message(doc):
         return "marketing_api"
     if "pixel_code" in doc or "event_source_id" in doc or "event_source" in doc or "event" in doc:
         return "events"

@@ -23,6 +23,7 @@ import pandas as pd
 from abtest.errors import DataError, ReadReport
 from abtest.io._text import load_json_documents
 from abtest.io.ads_manager import build_ad_stats
+from abtest.io.airbyte import is_airbyte_message, unwrap_messages
 
 __all__ = ["read_marketing_api"]
 
@@ -134,8 +135,13 @@ def read_marketing_api(
         if not path.is_file():
             raise DataError("file not found", file=path)
         file = str(path)
-        docs = [d for _, d in load_json_documents(path)[0]]
+        lined = load_json_documents(path)[0]
+        docs = [d for _, d in lined]
+    airbyte_notes: list[str] = []
+    if docs and is_airbyte_message(docs[0]) and file != "<object>":
+        docs, airbyte_notes = unwrap_messages(lined, file)
     records, notes = _records(docs, file)
+    notes += airbyte_notes
     if not records:
         raise DataError("no report rows in the JSON (empty data.list)", file=file,
                         expected="at least one row in data.list")
