@@ -323,11 +323,15 @@ def execute_report(task: ReportTask) -> ReportOutcome:
         "report_name": task.name,
     }
     outcome = ReportOutcome(task.name, task.stem, "failed", 0.0, parameters=dict(task.parameters))
-    fired = threading.Event()
+    fired, finished = threading.Event(), threading.Event()
 
     def on_deadline() -> None:
         fired.set()
-        _kill_kernels()
+        # keep killing until papermill returns: on a loaded machine the kernel may still be
+        # starting when the deadline passes, and a single kill would find nothing to stop
+        while not finished.is_set():
+            _kill_kernels()
+            finished.wait(0.5)
 
     kernel_log = staging / f"{task.stem}.kernel.log"
     _KERNEL_LOG[0] = kernel_log.open("wb")
@@ -365,6 +369,7 @@ def execute_report(task: ReportTask) -> ReportOutcome:
     else:
         outcome.status = "ok"
     finally:
+        finished.set()
         if watchdog:
             watchdog.cancel()
         _kill_kernels()  # normally a no-op: nbclient shut the kernel down already
