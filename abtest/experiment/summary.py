@@ -98,6 +98,8 @@ def _evidence(row: pd.Series, method: str, alpha: float, correction: str) -> str
                 f"{level} credible interval for the lift {_pct(float(row['rel_cred_low']))} to "
                 f"{_pct(float(row['rel_cred_high']))}")
     kind = "always-valid " if method == "sequential" else ""
+    # the interval is at the decision level (families.intervals), so it carries the correction
+    level = level if correction == "none" else f"{CORRECTION_NAMES.get(correction, correction)}-adjusted"
     return (f"{level} {kind}confidence interval for the lift {_rel_set(row)}, "
             f"p {_p(float(row['p_adjusted']))} after {_correction_words(correction)}")
 
